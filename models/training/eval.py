@@ -1,0 +1,148 @@
+"""Bits per byte of files under a checkpoint (PyTorch, the reference the engine is checked against).
+
+  python models/training/eval.py --checkpoint runs/mb-small/checkpoint.pt [--context BYTES] FILE...
+  python models/training/eval.py --checkpoint ... --heldout .cache/corpus --max-bytes 2000000 --json out.json
+
+Each file is its own document, scored from BOS. With --context W the file is cut into blocks of
+W/2 bytes, each scored after the W/2 bytes before it (every byte sees W/2..W bytes of context);
+src/engine/engine.ts `score` applies the same rule. --heldout also runs xz -9e, zstd -19 --long
+and zpaq -m5 on the same bytes (each file compressed on its own, like the model scores them).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from megabyte.model import Megabyte  # noqa: E402
+from megabyte.symbols import BOS  # noqa: E402
+
+
+@torch.no_grad()
+def stream_bits(model: Megabyte, stream: list[int]) -> torch.Tensor:
+    """Bits of every symbol of `stream` (the first included): one exact forward pass over the
+    whole stream, padded to whole top patches (padding after the end changes nothing before it)."""
+    U = model.cfg.top_unit
+    T = len(stream)
+    Tp = -(-T // U) * U
+    x = torch.tensor(stream + [0] * (Tp - T), dtype=torch.long)[None]
+    logits = model(x)[0, :T].float()
+    nll = F.cross_entropy(logits, x[0, :T], reduction="none")
+    return nll / math.log(2)
+
+
+def file_bits(model: Megabyte, data: bytes, context: int = 0) -> torch.Tensor:
+    n = len(data)
+    out = torch.zeros(n)
+    if not context or n <= context:
+        out[:] = stream_bits(model, [BOS] + list(data))[1:]
+        return out
+    half = max(1, context // 2)
+    for s in range(0, n, half):
+        c0, e = max(0, s - half), min(n, s + half)
+        b = stream_bits(model, [BOS] + list(data[c0:e]))
+        out[s:e] = b[1 + s - c0:]
+    return out
+
+
+def compressor_bits(files: list[bytes]) -> dict:
+    """Bits per byte of xz -9e, zstd -19 --long, zpaq -m5 on the same files (each on its own)."""
+    res = {}
+    total = sum(len(f) for f in files)
+    tools = {
+        "xz -9e": (["xz", "-9e", "-c", "-T1"], None),
+        "zstd -19 --long": (["zstd", "-19", "--long=27", "-c", "-q"], None),
+        "zpaq -m5": (None, "zpaq"),
+    }
+    for name, (cmd, special) in tools.items():
+        exe = cmd[0] if cmd else special
+        if not shutil.which(exe):
+            res[name] = None
+            continue
+        size = 0
+        for data in files:
+            if cmd:
+                size += len(subprocess.run(cmd, input=data, capture_output=True, check=True).stdout)
+            else:
+                with tempfile.TemporaryDirectory() as td:
+                    src, arc = Path(td) / "f", Path(td) / "a.zpaq"
+                    src.write_bytes(data)
+                    subprocess.run(["zpaq", "a", str(arc), "f", "-m5"], cwd=td, capture_output=True, check=True)
+                    size += arc.stat().st_size
+        res[name] = round(8 * size / total, 4)
+    return res
+
+
+def heldout_files(corpus: Path, max_bytes: int, max_file: int = 1 << 20) -> list[tuple[str, bytes]]:
+    """A deterministic sample of whole held-out files: every package in turn, up to max_bytes."""
+    idx = json.loads((corpus / "heldout.idx").read_text())
+    raw = (corpus / "heldout.bin").read_bytes()
+    by_pkg: dict[str, list[dict]] = {}
+    for rec in idx:
+        if rec["length"] <= max_file:
+            by_pkg.setdefault(rec["package"], []).append(rec)
+    out, total = [], 0
+    i = 0
+    while total < max_bytes and any(by_pkg.values()):
+        for pkg in sorted(by_pkg):
+            recs = by_pkg[pkg]
+            if not recs:
+                continue
+            rec = recs.pop((i * 7919) % len(recs))
+            data = raw[rec["offset"]:rec["offset"] + rec["length"]]
+            out.append((f"{pkg}/{rec['path']}", data))
+            total += len(data)
+            if total >= max_bytes:
+                break
+        i += 1
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--context", type=int, default=0)
+    ap.add_argument("--heldout", help="corpus dir: evaluate a sample of its held-out split")
+    ap.add_argument("--max-bytes", type=int, default=1_000_000)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", help="write the figures here (for export.py --eval)")
+    ap.add_argument("files", nargs="*")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    from export import load_checkpoint
+    model, _ = load_checkpoint(args.checkpoint)
+    files = [(f, Path(f).read_bytes()) for f in args.files]
+    if args.heldout:
+        files += heldout_files(Path(args.heldout), args.max_bytes)
+    t0 = time.time()
+    bits, n, per_pkg = 0.0, 0, {}
+    for name, data in files:
+        b = float(file_bits(model, data, args.context).sum())
+        bits += b
+        n += len(data)
+        pkg = name.split("/")[0]
+        pb, pn = per_pkg.get(pkg, (0.0, 0))
+        per_pkg[pkg] = (pb + b, pn + len(data))
+    res = {"files": len(files), "bytes": n, "bits": round(bits, 4), "bpb": round(bits / max(1, n), 4),
+           "context": args.context or "full", "seconds": round(time.time() - t0, 2)}
+    if args.heldout:
+        res["per_package_bpb"] = {k: round(b / max(1, m), 4) for k, (b, m) in per_pkg.items()}
+        res["heldout_bpb"] = res["bpb"]
+        res["compressors_bpb"] = compressor_bits([d for _, d in files])
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=1))
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Writes the parity fixture the TypeScript engine is tested against (test/engine/parity.test.ts):
+PyTorch bits of every byte of a text, and PyTorch's greedy continuation of a prompt.
+
+  python models/training/fixture.py --checkpoint runs/mb-small/checkpoint.pt --out models/mb-small/fixture.json
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eval import file_bits  # noqa: E402
+from export import load_checkpoint  # noqa: E402
+from megabyte.model import Megabyte  # noqa: E402
+from megabyte.symbols import BOS, EOM  # noqa: E402
+
+TEXT = b'''import json
+from pathlib import Path
+
+
+def load_config(path: str) -> dict:
+    """Read a JSON configuration file and return it as a dict."""
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def save_config(path: str, config: dict) -> None:
+    """Write the configuration back, pretty-printed."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2)
+
+
+class Counter:
+    def __init__(self):
+        self.counts = {}
+
+    def add(self, key):
+        self.counts[key] = self.counts.get(key, 0) + 1
+'''
+PROMPT = b'''def fibonacci(n):
+    """Return the n-th Fibonacci number."""
+    if n < 2:
+        return n
+'''
+
+
+def next_range(out: list[int]) -> tuple[int, int, int]:
+    """Python twin of nextByteRange in src/engine/sampling.ts (valid UTF-8 continuations)."""
+    i, back = len(out) - 1, 0
+    while i >= 0 and back < 3 and (out[i] & 0xC0) == 0x80:
+        i, back = i - 1, back + 1
+    if i < 0:
+        return 0, 255, 0
+    b = out[i]
+    need = 3 if 0xF0 <= b <= 0xF4 else 2 if 0xE0 <= b <= 0xEF else 1 if 0xC2 <= b <= 0xDF else 0
+    pending = need - back
+    if need == 0 or pending <= 0:
+        return 0, 255, 0
+    if back == 0:
+        special = {0xE0: (0xA0, 0xBF), 0xED: (0x80, 0x9F), 0xF0: (0x90, 0xBF), 0xF4: (0x80, 0x8F)}
+        if b in special:
+            return (*special[b], pending)
+    return 0x80, 0xBF, pending
+
+
+@torch.no_grad()
+def greedy(model: Megabyte, prompt: bytes, n: int) -> list[int]:
+    """Greedy continuation by full re-forward (no cache): the reference for the cached engine."""
+    seq = [BOS] + list(prompt)
+    out: list[int] = []
+    U = model.cfg.top_unit
+    for _ in range(n):
+        T = len(seq) + 1
+        Tp = -(-T // U) * U
+        x = torch.tensor(seq + [0] * (Tp - len(seq)))[None]
+        logits = model(x)[0, len(seq)].float()
+        lo, hi, pending = next_range(out)
+        mask = torch.full_like(logits, float("-inf"))
+        if pending:
+            mask[lo:hi + 1] = 0
+        else:
+            mask[:0x80] = 0
+            mask[0xC2:0xF5] = 0
+            mask[BOS] = 0
+            mask[EOM] = 0
+        s = int(torch.argmax(logits + mask))
+        if s >= 256:
+            break
+        out.append(s)
+        seq.append(s)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--greedy-bytes", type=int, default=64)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    model, _ = load_checkpoint(args.checkpoint)
+    bits = file_bits(model, TEXT)
+    bits_ctx = file_bits(model, TEXT, context=256)
+    fx = {
+        "text_b64": base64.b64encode(TEXT).decode(),
+        "bits": [round(float(b), 5) for b in bits],
+        "bpb": float(bits.mean()),
+        "context": 256,
+        "bpb_context": float(bits_ctx.mean()),
+        "prompt_b64": base64.b64encode(PROMPT).decode(),
+        "greedy_b64": base64.b64encode(bytes(greedy(model, PROMPT, args.greedy_bytes))).decode(),
+    }
+    Path(args.out).write_text(json.dumps(fx) + "\n")
+    print(json.dumps({"bpb": fx["bpb"], "greedy": base64.b64decode(fx["greedy_b64"]).decode("utf-8", "replace")}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+"""MEGABYTE (Yu et al. 2023), multiscale form, in one readable file.
+
+Symbols: 256 bytes plus the sentinels of `symbols.py` (BOS, SUF, PRE, EOM); one extra embedding
+row, PAD, stands for "no previous unit" and gives each level its learned pad.
+
+Levels. `patch_sizes = [p0, p1, ...]` cuts the stream hierarchically. With `[8, 8]`:
+  level 0 (global) runs over patches of 64 symbols,
+  level 1 runs over the 8 sub-patches (8 symbols each) of one global patch,
+  level 2 (local) runs over the 8 symbols of one sub-patch and predicts them.
+`unit(l)` is the number of symbols one position of level l covers (64, 8, 1 above).
+`patch_sizes = []` is a single level with unit 1: a plain byte-level transformer, the baseline.
+
+Level l's input at position j (a unit of `unit(l)` symbols):
+  in_proj_l(concat(embed_l(symbols of unit j-1)))        (PAD symbols for j = 0: the learned pad)
+  + ctx_l[j]                                              (l > 0: from the parent, see below)
+Level l < last emits, for each of its positions, ctx for the p_l child positions:
+  child_proj_l(h) reshaped (p_l, D_{l+1}).
+The last level ends in a norm and the symbol head. Attention is causal at every level, with
+rotary positions (relative, so the global level runs past the training length) and grouped-query
+attention (few KV heads keep the global KV cache of a 1 MB file small).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, asdict
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .symbols import VOCAB_SIZE, PAD
+
+
+@dataclass
+class LevelConfig:
+    dim: int
+    layers: int
+    heads: int
+    kv_heads: int
+    embed_dim: int  # per-symbol embedding width fed (concatenated) to in_proj
+    rope_theta: float = 10000.0
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.heads
+
+
+@dataclass
+class ModelConfig:
+    patch_sizes: list[int] = field(default_factory=lambda: [8, 8])
+    levels: list[LevelConfig] = field(default_factory=list)
+    vocab_size: int = VOCAB_SIZE
+
+    def unit(self, level: int) -> int:
+        return math.prod(self.patch_sizes[level:])
+
+    @property
+    def top_unit(self) -> int:
+        return self.unit(0)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> "ModelConfig":
+        return ModelConfig(patch_sizes=list(d["patch_sizes"]),
+                           levels=[LevelConfig(**lv) for lv in d["levels"]],
+                           vocab_size=d["vocab_size"])
+
+    def validate(self) -> None:
+        assert len(self.levels) == len(self.patch_sizes) + 1, "one level per patch size, plus the local"
+        for lv in self.levels:
+            assert lv.dim % lv.heads == 0 and lv.heads % lv.kv_heads == 0
+            assert lv.head_dim % 2 == 0
+
+
+PRESETS: dict[str, ModelConfig] = {
+    # The bundled default: trains on 2 CPU cores in about an hour; global KV at 1 MB = 16 MB.
+    "mb-small": ModelConfig([8, 8], [
+        LevelConfig(dim=256, layers=4, heads=4, kv_heads=1, embed_dim=16, rope_theta=500000.0),
+        LevelConfig(dim=192, layers=2, heads=3, kv_heads=1, embed_dim=32),
+        LevelConfig(dim=128, layers=2, heads=2, kv_heads=1, embed_dim=128),
+    ]),
+    # Tiny models for tests.
+    "mb-test": ModelConfig([4, 4], [
+        LevelConfig(dim=32, layers=1, heads=2, kv_heads=1, embed_dim=8, rope_theta=500000.0),
+        LevelConfig(dim=32, layers=1, heads=2, kv_heads=1, embed_dim=8),
+        LevelConfig(dim=32, layers=1, heads=2, kv_heads=1, embed_dim=32),
+    ]),
+    "plain-test": ModelConfig([], [LevelConfig(dim=32, layers=2, heads=2, kv_heads=1, embed_dim=32)]),
+    # The baseline the paper compares against: one level over symbols, parameters matched to mb-small.
+    "plain-small": ModelConfig([], [
+        LevelConfig(dim=320, layers=5, heads=5, kv_heads=1, embed_dim=320, rope_theta=500000.0),
+    ]),
+    # A larger model for a GPU (the H200 when lent).
+    "mb-base": ModelConfig([8, 8], [
+        LevelConfig(dim=512, layers=8, heads=8, kv_heads=2, embed_dim=32, rope_theta=500000.0),
+        LevelConfig(dim=384, layers=4, heads=6, kv_heads=2, embed_dim=48),
+        LevelConfig(dim=256, layers=4, heads=4, kv_heads=1, embed_dim=256),
+    ]),
+}
+
+
+def rope_cos_sin(positions: torch.Tensor, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin tables (S, head_dim/2), as onnxruntime's GroupQueryAttention takes them."""
+    inv = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32, device=positions.device) / head_dim))
+    ang = positions.float()[:, None] * inv[None, :]
+    return ang.cos(), ang.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Half-split (non-interleaved) rotary on (B, H, S, hd): GQA's rotary_interleaved=0."""
+    x1, x2 = x.chunk(2, dim=-1)
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: LevelConfig):
+        super().__init__()
+        self.cfg = cfg
+        hd = cfg.head_dim
+        self.q = nn.Linear(cfg.dim, cfg.heads * hd, bias=False)
+        self.k = nn.Linear(cfg.dim, cfg.kv_heads * hd, bias=False)
+        self.v = nn.Linear(cfg.dim, cfg.kv_heads * hd, bias=False)
+        self.o = nn.Linear(cfg.heads * hd, cfg.dim, bias=False)
+
+    def forward(self, x, cos, sin, past=None):
+        # x: (B, S, D); past: optional (k, v) each (B, kvH, P, hd)
+        B, S, _ = x.shape
+        c, hd = self.cfg, self.cfg.head_dim
+        q = self.q(x).view(B, S, c.heads, hd).transpose(1, 2)      # (B, H, S, hd)
+        k = self.k(x).view(B, S, c.kv_heads, hd).transpose(1, 2)   # (B, kvH, S, hd)
+        v = self.v(x).view(B, S, c.kv_heads, hd).transpose(1, 2)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if past is not None:
+            k = torch.cat([past[0], k], dim=2)
+            v = torch.cat([past[1], v], dim=2)
+        rep = c.heads // c.kv_heads
+        kk = k.repeat_interleave(rep, dim=1) if rep > 1 else k
+        vv = v.repeat_interleave(rep, dim=1) if rep > 1 else v
+        P = kk.shape[2] - S
+        if P == 0:
+            y = F.scaled_dot_product_attention(q, kk, vv, is_causal=True)
+        else:  # query i sees keys 0 .. P + i
+            mask = torch.ones(S, P + S, dtype=torch.bool, device=x.device).tril(diagonal=P)
+            y = F.scaled_dot_product_attention(q, kk, vv, attn_mask=mask)
+        y = y.transpose(1, 2).reshape(B, S, c.heads * hd)              # (B, S, H*hd)
+        return self.o(y), (k, v)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: LevelConfig):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(cfg.dim)
+        self.attn = Attention(cfg)
+        self.ln2 = nn.LayerNorm(cfg.dim)
+        self.fc1 = nn.Linear(cfg.dim, 4 * cfg.dim)
+        self.fc2 = nn.Linear(4 * cfg.dim, cfg.dim)
+
+    def forward(self, x, cos, sin, past=None):
+        a, present = self.attn(self.ln1(x), cos, sin, past)
+        x = x + a
+        x = x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
+        return x, present
+
+
+class Level(nn.Module):
+    def __init__(self, cfg: ModelConfig, index: int):
+        super().__init__()
+        lv = cfg.levels[index]
+        self.cfg, self.index, self.unit = lv, index, cfg.unit(index)
+        self.last = index == len(cfg.levels) - 1
+        self.embed = nn.Embedding(cfg.vocab_size + 1, lv.embed_dim)  # + PAD row
+        self.in_proj = nn.Linear(self.unit * lv.embed_dim, lv.dim)
+        self.blocks = nn.ModuleList(Block(lv) for _ in range(lv.layers))
+        self.ln_f = nn.LayerNorm(lv.dim)
+        if self.last:
+            self.head = nn.Linear(lv.dim, cfg.vocab_size)
+        else:
+            self.child_dim = cfg.levels[index + 1].dim
+            self.child_proj = nn.Linear(lv.dim, cfg.patch_sizes[index] * self.child_dim)
+
+    def forward(self, prev_units, ctx=None, past=None, start: int | torch.Tensor = 0):
+        """prev_units: (N, S, unit) symbols of the unit before each position (PAD for none);
+        ctx: (N, S, D) from the parent or None; past: list of (k, v) per layer or None;
+        start: position of the first of the S positions. Returns (out, presents) with out
+        (N, S, V) logits for the last level, else (N, S, p, D_child) child contexts."""
+        N, S, U = prev_units.shape
+        x = self.in_proj(self.embed(prev_units).reshape(N, S, U * self.cfg.embed_dim))  # (N, S, D)
+        if ctx is not None:
+            x = x + ctx
+        pos = torch.arange(S, device=x.device) + start
+        cos, sin = rope_cos_sin(pos, self.cfg.head_dim, self.cfg.rope_theta)
+        presents = []
+        for i, blk in enumerate(self.blocks):
+            x, pr = blk(x, cos, sin, past[i] if past is not None else None)
+            presents.append(pr)
+        x = self.ln_f(x)
+        if self.last:
+            return self.head(x), presents                                      # (N, S, V)
+        return self.child_proj(x).view(N, S, -1, self.child_dim), presents    # (N, S, p, Dc)
+
+
+def prev_units(symbols: torch.Tensor, unit: int) -> torch.Tensor:
+    """(N, S*unit) symbols -> (N, S, unit): for each position the symbols of the previous unit,
+    PAD for the first."""
+    N, T = symbols.shape
+    shifted = F.pad(symbols, (unit, 0), value=PAD)[:, :T]
+    return shifted.view(N, T // unit, unit)
+
+
+class Megabyte(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.levels = nn.ModuleList(Level(cfg, i) for i in range(len(cfg.levels)))
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m):
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, std=0.02)
+
+    def num_params(self) -> dict:
+        per = [sum(p.numel() for p in lv.parameters()) for lv in self.levels]
+        return {"total": sum(per), "levels": per}
+
+    def forward(self, symbols: torch.Tensor) -> torch.Tensor:
+        """symbols (B, T), T a multiple of the top unit -> logits (B, T, V); logits[:, t]
+        predicts symbols[:, t] from symbols[:, :t] (no shift needed by the caller)."""
+        B, T = symbols.shape
+        cfg = self.cfg
+        ctx = None
+        x = symbols.view(B, T)   # the sequences of the current level, (N, S*unit)
+        for li, level in enumerate(self.levels):
+            unit = cfg.unit(li)
+            out, _ = level(prev_units(x, unit), ctx)
+            if level.last:
+                return out.reshape(B, T, -1)
+            p = cfg.patch_sizes[li]
+            N, S = out.shape[:2]
+            ctx = out.reshape(N * S, p, -1)       # (N*S, p, D_child): one child sequence per unit
+            x = x.reshape(N * S, p * cfg.unit(li + 1))
+        raise AssertionError
+
+    def loss(self, symbols: torch.Tensor) -> torch.Tensor:
+        logits = self(symbols)
+        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), symbols.reshape(-1))

@@ -1,0 +1,141 @@
+"""The recipe's model: causality, the KV-cache path, ONNX parity, bad model directories."""
+import json
+import shutil
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from megabyte.model import Megabyte, PRESETS, prev_units
+from megabyte.symbols import BOS, ONNX, VOCAB_SIZE
+from export import verify_model_dir, ModelDirError
+
+
+@pytest.mark.parametrize("preset", ["mb-test", "plain-test"])
+def test_changing_byte_i_never_changes_predictions_at_or_before_i(preset):
+    torch.manual_seed(1)
+    m = Megabyte(PRESETS[preset]).eval()
+    T = 4 * m.cfg.top_unit * 2
+    x = torch.randint(0, 256, (1, T))
+    with torch.no_grad():
+        base = m(x)
+        for i in [0, 5, m.cfg.top_unit - 1, m.cfg.top_unit, T // 2 + 3, T - 1]:
+            y = x.clone()
+            y[0, i] = (y[0, i] + 1) % 256
+            out = m(y)
+            # logits[t] predicts symbol t from symbols < t: positions <= i must not move
+            assert torch.allclose(out[0, : i + 1], base[0, : i + 1], atol=1e-5), f"leak at byte {i}"
+            if i + 1 < T:
+                assert not torch.allclose(out[0, i + 1:], base[0, i + 1:]), "a change must matter downstream"
+
+
+def test_global_level_with_kv_cache_equals_full_pass():
+    torch.manual_seed(2)
+    m = Megabyte(PRESETS["mb-test"]).eval()
+    U = m.cfg.top_unit
+    x = torch.randint(0, 256, (1, 9 * U))
+    lvl = m.levels[0]
+    pu = prev_units(x, U)
+    with torch.no_grad():
+        full, _ = lvl(pu)
+        a, past = lvl(pu[:, :4])
+        b, past = lvl(pu[:, 4:5], past=past, start=4)
+        c, _ = lvl(pu[:, 5:], past=past, start=5)
+    assert torch.allclose(torch.cat([a, b, c], 1), full, atol=1e-5)
+
+
+def _feeds(manifest, level, units, past=None, ctx=None):
+    lv = manifest["levels"][level]
+    f = {ONNX["input_units"]: units}
+    if ctx is not None:
+        f[ONNX["input_context"]] = ctx
+    for i in range(lv["layers"]):
+        for j, key in enumerate(("past_key", "past_value")):
+            f[ONNX[key].format(i=i)] = (past[2 * i + j] if past is not None else
+                                        np.zeros((units.shape[0], lv["kv_heads"], 0, lv["head_dim"]), np.float32))
+    return f
+
+
+def onnx_logits(model_dir, symbols: np.ndarray) -> np.ndarray:
+    """Runs the exported levels the way the engine's scorer does: global, then each inner level
+    over all units at once."""
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    sess = [ort.InferenceSession(str(model_dir / f["path"]), providers=["CPUExecutionProvider"]) for f in manifest["files"]]
+    ps = manifest["patch_sizes"]
+    units = [lv["unit"] for lv in manifest["levels"]]
+    x = torch.from_numpy(symbols)[None]
+    out = sess[0].run(None, _feeds(manifest, 0, prev_units(x, units[0]).numpy()))[0]
+    rows = x
+    for l in range(1, len(sess)):
+        rows = rows.reshape(-1, units[l - 1])
+        ctx = out.reshape(rows.shape[0], ps[l - 1], -1)
+        out = sess[l].run(None, _feeds(manifest, l, prev_units(rows, units[l]).numpy(), ctx=ctx))[0]
+    return out.reshape(-1, VOCAB_SIZE)
+
+
+@pytest.mark.parametrize("preset", ["mb-test", "plain-test"])
+def test_onnx_logits_match_pytorch(tiny_models, preset):
+    m, d = tiny_models[preset]
+    U = m.cfg.top_unit
+    x = np.concatenate([[BOS], np.frombuffer(b"def f(x):\n    return x + 1\n" * 3, np.uint8)]).astype(np.int64)
+    x = np.pad(x, (0, -len(x) % max(U, 1)))
+    with torch.no_grad():
+        ref = m(torch.from_numpy(x)[None])[0].numpy()
+    got = onnx_logits(d, x)
+    assert np.abs(got - ref).max() < 1e-4
+
+
+def test_onnx_global_step_with_past_matches_one_pass(tiny_models):
+    m, d = tiny_models["mb-test"]
+    manifest = json.loads((d / "manifest.json").read_text())
+    s = ort.InferenceSession(str(d / "level0.onnx"), providers=["CPUExecutionProvider"])
+    U = m.cfg.top_unit
+    pu = prev_units(torch.randint(0, 256, (1, 7 * U)), U).numpy()
+    full = s.run(None, _feeds(manifest, 0, pu))[0]
+    a = s.run(None, _feeds(manifest, 0, pu[:, :3]))
+    b = s.run(None, _feeds(manifest, 0, pu[:, 3:4], past=a[1:]))
+    c = s.run(None, _feeds(manifest, 0, pu[:, 4:], past=b[1:]))
+    assert np.abs(np.concatenate([a[0], b[0], c[0]], 1) - full).max() < 1e-5
+
+
+def test_bundled_model_reproduces_the_parity_fixture():
+    """The fixture the TypeScript engine is tested against, checked here against onnxruntime."""
+    import base64
+    from conftest import ROOT
+    mdir = ROOT.parent / "mb-small"
+    if not (mdir / "fixture.json").exists():
+        pytest.skip("no bundled model yet")
+    verify_model_dir(mdir)
+    fx = json.loads((mdir / "fixture.json").read_text())
+    text = base64.b64decode(fx["text_b64"])
+    sym = np.concatenate([[BOS], np.frombuffer(text, np.uint8)]).astype(np.int64)
+    manifest = json.loads((mdir / "manifest.json").read_text())
+    U = manifest["top_unit"]
+    logits = onnx_logits(mdir, np.pad(sym, (0, -len(sym) % U)))[: len(sym)]
+    lse = np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1)) + logits.max(1)
+    bits = (lse - logits[np.arange(len(sym)), sym]) / np.log(2)
+    assert np.abs(bits[1:] - np.array(fx["bits"])).max() < 1e-3
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "missing", "manifest_sha"])
+def test_a_damaged_model_dir_gets_an_error_naming_the_file(tiny_models, tmp_path, damage):
+    _, d = tiny_models["mb-test"]
+    bad = tmp_path / "bad"
+    shutil.copytree(d, bad)
+    f = bad / "level1.onnx"
+    if damage == "truncate":
+        f.write_bytes(f.read_bytes()[:1000])
+    elif damage == "flip":
+        b = bytearray(f.read_bytes())
+        b[len(b) // 2] ^= 0xFF
+        f.write_bytes(bytes(b))
+    elif damage == "missing":
+        f.unlink()
+    else:
+        mf = json.loads((bad / "manifest.json").read_text())
+        mf["files"][1]["sha256"] = "0" * 64
+        (bad / "manifest.json").write_text(json.dumps(mf))
+    with pytest.raises(ModelDirError, match="level1.onnx"):
+        verify_model_dir(bad)
+    verify_model_dir(d)  # the original is untouched

@@ -1,0 +1,38 @@
+// Bundles every entry point with esbuild (type-checking is `npm run typecheck`, tsc --noEmit).
+// --production minifies nothing (stack traces stay readable) but drops source maps; --quiet prints nothing.
+import * as esbuild from 'esbuild';
+import { existsSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const args = new Set(process.argv.slice(2));
+const production = args.has('--production');
+const list = (dir, re) => existsSync(path.join(root, dir))
+  ? readdirSync(path.join(root, dir)).filter((f) => re.test(f)).map((f) => path.join(dir, f)) : [];
+
+const entries = {
+  'extension': 'src/extension/extension.ts',
+  'worker': 'src/engine/worker.ts',
+  'cli/score': 'src/cli/score.ts',
+  'cli/complete': 'src/cli/complete.ts',
+  'bench/bench': 'src/bench/bench.ts',
+  'test/extension/index': 'test/extension/index.ts',
+};
+for (const f of list('test/engine', /\.test\.ts$/)) entries[`test/engine/${path.basename(f, '.ts')}`] = f;
+for (const f of list('test/extension', /\.test\.ts$/)) entries[`test/extension/${path.basename(f, '.ts')}`] = f;
+const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, f]) => existsSync(path.join(root, f))));
+
+const t0 = Date.now();
+await esbuild.build({
+  absWorkingDir: root,
+  entryPoints,
+  outdir: 'dist',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: production ? false : 'linked',
+  external: ['vscode', 'onnxruntime-node', 'mocha', 'playwright-core'],
+  logLevel: 'warning',
+});
+if (!args.has('--quiet')) console.log(`built ${Object.keys(entryPoints).length} entry points in ${Date.now() - t0} ms`);

@@ -1,0 +1,33 @@
+// npm test: every tier in order, each timed; stops at the first failing tier.
+//   1. types and lint   2. engine (node --test)   3. recipe (pytest)   4. extension in a real VS Code
+// MEGABYTE_SKIP_TIERS=extension (comma list) skips tiers, for quick local runs only.
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const skip = new Set((process.env.MEGABYTE_SKIP_TIERS ?? '').split(',').filter(Boolean));
+const tiers = [
+  ['types', 'npx', ['tsc', '--noEmit', '-p', '.']],
+  ['lint', 'npx', ['eslint', 'src', 'test']],
+  ['build', 'node', ['scripts/build.mjs']],
+  ['engine', 'node', ['--test', '--test-concurrency=1', 'dist/test/engine/']],
+  ['python', 'node', ['scripts/python.mjs', '-m', 'pytest', '-q', 'models/training/tests']],
+  ['extension', 'node', ['test/e2e/run.mjs']],
+];
+const times = {};
+for (const [name, cmd, args] of tiers) {
+  if (skip.has(name)) {
+    console.log(`\n=== ${name}: skipped (MEGABYTE_SKIP_TIERS)`);
+    continue;
+  }
+  console.log(`\n=== ${name}: ${cmd} ${args.join(' ')}`);
+  const t0 = Date.now();
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root });
+  times[name] = +((Date.now() - t0) / 1000).toFixed(1);
+  if (r.status !== 0) {
+    console.log(`\n=== ${name} failed (exit ${r.status}) after ${times[name]} s`);
+    console.log(JSON.stringify({ tiers: times, failed: name }));
+    process.exit(r.status || 1);
+  }
+}
+console.log(JSON.stringify({ tiers: times, failed: null }));

@@ -1,0 +1,171 @@
+// The extension host's side of the engine: a worker_thread that owns onnxruntime, spoken to by
+// messages. Nothing here blocks: every call is a message, cancellation is a shared flag the
+// worker reads between model runs, and a worker that dies is restarted (the model reloaded,
+// the documents re-sent) while pending requests fail with a 'worker' error.
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { CompleteRequest, CompleteResult, Engine, EngineOptions, EngineState, ModelInfo, ScoreRequest, ScoreResult } from './api';
+import { DEFAULT_OPTIONS, EngineError } from './api';
+import type { FromWorker, ToWorker } from './protocol';
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface StartOptions extends Partial<EngineOptions> {
+  /** Path of the bundled worker (dist/worker.js); found next to this bundle by default. */
+  workerPath?: string;
+  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+function defaultWorkerPath(): string {
+  for (const p of [path.join(__dirname, 'worker.js'), path.join(__dirname, '..', 'worker.js'), path.join(__dirname, '..', '..', 'worker.js')]) {
+    if (existsSync(p)) return p;
+  }
+  throw new Error(`worker.js not found near ${__dirname}`);
+}
+
+export class WorkerEngine implements Engine {
+  private worker!: Worker;
+  private nextId = 1;
+  private pending = new Map<number, Pending>();
+  private listeners = new Set<(s: EngineState) => void>();
+  private docs = new Map<string, { version: number; text: string; cursor?: number }>();
+  private options: EngineOptions;
+  private modelDir: string | undefined;
+  private disposed = false;
+  model: ModelInfo | undefined;
+  /** Times the worker was restarted after dying. */
+  restarts = 0;
+
+  constructor(private readonly start: StartOptions = {}) {
+    this.options = { ...DEFAULT_OPTIONS, ...start };
+    this.spawn();
+  }
+
+  private spawn(): void {
+    const w = new Worker(this.start.workerPath ?? defaultWorkerPath());
+    this.worker = w;
+    w.on('message', (m: FromWorker) => this.onMessage(m));
+    w.on('error', (e) => this.start.log?.('error', `engine worker error: ${e.message}`));
+    w.on('exit', (code) => {
+      if (this.worker !== w || this.disposed) return;
+      this.start.log?.('error', `engine worker exited (code ${code}); restarting`);
+      const err = new EngineError(`the engine worker stopped (exit code ${code}); it is being restarted`, 'worker');
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+      this.restarts++;
+      this.spawn();
+      if (this.modelDir) {
+        this.load(this.modelDir).catch((e) => this.start.log?.('error', `reload after restart failed: ${e.message}`));
+      }
+      for (const [uri, d] of this.docs) this.post({ type: 'sync', uri, version: d.version, text: d.text, cursor: d.cursor });
+    });
+  }
+
+  private post(m: ToWorker): void {
+    this.worker.postMessage(m);
+  }
+
+  private onMessage(m: FromWorker): void {
+    switch (m.type) {
+      case 'result': {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        if (m.ok) p.resolve(m.value);
+        else p.reject(new EngineError(m.error.message, m.error.code as EngineError['code']));
+        return;
+      }
+      case 'progress':
+        this.pending.get(m.id)?.onProgress?.(m.done, m.total);
+        return;
+      case 'state':
+        if (m.state.kind === 'ready') this.model = m.state.model;
+        for (const l of this.listeners) l(m.state);
+        return;
+      case 'log':
+        this.start.log?.(m.level, m.message);
+        return;
+    }
+  }
+
+  private request<T>(make: (id: number) => ToWorker, signal?: AbortSignal, onProgress?: Pending['onProgress'], cancel?: SharedArrayBuffer): Promise<T> {
+    if (this.disposed) return Promise.reject(new EngineError('engine disposed', 'worker'));
+    if (signal?.aborted) return Promise.reject(new EngineError('cancelled', 'cancelled'));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        if (cancel) Atomics.store(new Int32Array(cancel), 0, 1);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(id, {
+        resolve: (v) => { signal?.removeEventListener('abort', onAbort); resolve(v as T); },
+        reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(e); },
+        onProgress,
+      });
+      this.post(make(id));
+    });
+  }
+
+  async load(modelDir: string): Promise<ModelInfo> {
+    const info = await this.request<ModelInfo>((id) => ({ type: 'load', id, dir: modelDir, options: this.options }));
+    this.modelDir = modelDir;
+    this.model = info;
+    return info;
+  }
+
+  sync(uri: string, version: number, text: string, cursor?: number): void {
+    this.docs.set(uri, { version, text, cursor });
+    this.post({ type: 'sync', uri, version, text, cursor });
+  }
+
+  close(uri: string): void {
+    this.docs.delete(uri);
+    this.post({ type: 'close', uri });
+  }
+
+  complete(req: CompleteRequest, signal?: AbortSignal): Promise<CompleteResult> {
+    const cancel = new SharedArrayBuffer(4);
+    return this.request<CompleteResult>((id) => ({ type: 'complete', id, req, cancel }), signal, undefined, cancel);
+  }
+
+  score(req: ScoreRequest, signal?: AbortSignal, onProgress?: (fraction: number) => void): Promise<ScoreResult> {
+    const cancel = new SharedArrayBuffer(4);
+    return this.request<ScoreResult>((id) => ({ type: 'score', id, req, cancel }), signal,
+      onProgress && ((done, total) => onProgress(total ? done / total : 1)), cancel);
+  }
+
+  stats(): Promise<{ cacheBytes: number; documents: string[]; rss: number }> {
+    return this.request((id) => ({ type: 'stats', id }));
+  }
+
+  /** Test hook: kills the worker as a crash would. */
+  crashWorkerForTest(): void {
+    this.post({ type: 'crash' });
+  }
+
+  onState(listener: (s: EngineState) => void): { dispose(): void } {
+    this.listeners.add(listener);
+    return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  configure(opts: Partial<EngineOptions>): void {
+    this.options = { ...this.options, ...opts };
+    this.post({ type: 'configure', options: opts });
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    for (const p of this.pending.values()) p.reject(new EngineError('engine disposed', 'worker'));
+    this.pending.clear();
+    await this.worker.terminate();
+  }
+}
+
+export function startEngine(options: StartOptions = {}): WorkerEngine {
+  return new WorkerEngine(options);
+}

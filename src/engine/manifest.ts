@@ -1,0 +1,86 @@
+// manifest.json: what a model directory holds and how to check it before any session is created.
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { ONNX_TEMPLATES, VOCAB_SIZE } from './contract';
+
+export interface LevelManifest {
+  dim: number;
+  layers: number;
+  heads: number;
+  kv_heads: number;
+  head_dim: number;
+  embed_dim: number;
+  unit: number;
+  rope_theta: number;
+}
+
+export interface Manifest {
+  format: string;
+  name: string;
+  description?: string;
+  architecture: 'megabyte' | 'plain-transformer';
+  patch_sizes: number[];
+  top_unit: number;
+  levels: LevelManifest[];
+  vocab_size: number;
+  onnx_names: Record<string, string>;
+  parameters: { total: number; levels: number[] };
+  files: { path: string; sha256: string; bytes: number }[];
+  evaluation?: { heldout_bpb?: number; [k: string]: unknown };
+  training?: Record<string, unknown>;
+  corpus?: unknown[];
+}
+
+export class ModelError extends Error {
+  constructor(message: string, readonly file?: string) {
+    super(file ? `${file}: ${message}` : message);
+    this.name = 'ModelError';
+  }
+}
+
+function sha256(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(file)
+      .on('data', (d) => h.update(d))
+      .on('end', () => resolve(h.digest('hex')))
+      .on('error', reject);
+  });
+}
+
+/** Reads and validates `dir/manifest.json`; with `verify`, checks every file's size and sha256. */
+export async function readManifest(dir: string, verify = true): Promise<Manifest> {
+  const file = path.join(dir, 'manifest.json');
+  let m: Manifest;
+  try {
+    m = JSON.parse(await fs.readFile(file, 'utf8')) as Manifest;
+  } catch (e) {
+    throw new ModelError(`cannot read the manifest (${(e as Error).message})`, file);
+  }
+  const bad = (what: string) => new ModelError(what, file);
+  if (m.format !== 'megabyte-onnx/1') throw bad(`unknown format ${JSON.stringify(m.format)}`);
+  if (m.vocab_size !== VOCAB_SIZE) throw bad(`vocab_size ${m.vocab_size}, expected ${VOCAB_SIZE}`);
+  if (!Array.isArray(m.levels) || m.levels.length !== (m.patch_sizes?.length ?? -1) + 1) {
+    throw bad('levels must have one entry per patch size, plus the local level');
+  }
+  for (const [k, v] of Object.entries(ONNX_TEMPLATES)) {
+    if (m.onnx_names?.[k] !== v) throw bad(`onnx_names.${k} is ${JSON.stringify(m.onnx_names?.[k])}, the engine expects ${JSON.stringify(v)}`);
+  }
+  if (!Array.isArray(m.files) || m.files.length !== m.levels.length) throw bad('files must list one ONNX graph per level');
+  if (verify) {
+    await Promise.all(m.files.map(async (f) => {
+      const p = path.join(dir, f.path);
+      let st;
+      try {
+        st = await fs.stat(p);
+      } catch {
+        throw new ModelError('missing (listed in manifest.json)', p);
+      }
+      if (st.size !== f.bytes) throw new ModelError(`size ${st.size} bytes, manifest.json says ${f.bytes} (truncated or replaced?)`, p);
+      const got = await sha256(p);
+      if (got !== f.sha256) throw new ModelError(`sha256 ${got} does not match manifest.json (${f.sha256}): corrupt or replaced`, p);
+    }));
+  }
+  return m;
+}

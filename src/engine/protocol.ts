@@ -1,0 +1,25 @@
+// Messages between the extension host (client.ts) and the inference worker (worker.ts).
+import type { CompleteRequest, EngineOptions, EngineState, ScoreRequest } from './api';
+
+export type ToWorker =
+  | { type: 'load'; id: number; dir: string; options: EngineOptions }
+  | { type: 'configure'; options: Partial<EngineOptions> }
+  | { type: 'sync'; uri: string; version: number; text: string; cursor?: number }
+  | { type: 'close'; uri: string }
+  | { type: 'complete'; id: number; req: CompleteRequest; cancel: SharedArrayBuffer }
+  | { type: 'score'; id: number; req: ScoreRequest; cancel: SharedArrayBuffer }
+  | { type: 'stats'; id: number }
+  | { type: 'crash' };
+
+export type FromWorker =
+  | { type: 'result'; id: number; ok: true; value: unknown }
+  | { type: 'result'; id: number; ok: false; error: { message: string; code: string } }
+  | { type: 'progress'; id: number; done: number; total: number }
+  | { type: 'state'; state: EngineState }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
+
+/** A cancellation flag the client flips and the worker reads between model runs (no message round trip needed). */
+export function cancelFlag(buf: SharedArrayBuffer): { readonly cancelled: boolean } {
+  const a = new Int32Array(buf);
+  return { get cancelled() { return Atomics.load(a, 0) === 1; } };
+}

@@ -1,0 +1,139 @@
+// The inference worker: owns the ONNX sessions and every document cache. onnxruntime-node's
+// run() blocks the thread it is called on, so none of this may run on the extension host's
+// thread. Requests run one at a time; between them the worker encodes documents ahead of the
+// next keystroke, and any arriving request pre-empts that background work within one chunk.
+import { parentPort } from 'node:worker_threads';
+import { EngineError } from './api';
+import type { EngineState } from './api';
+import { CancelledError } from './decoder';
+import { EngineCore } from './engine';
+import { ModelRuntime } from './runtime';
+import { cancelFlag, FromWorker, ToWorker } from './protocol';
+
+const port = parentPort!;
+let core: EngineCore | undefined;
+const queue: ToWorker[] = [];
+let busy = false;
+/** Documents to encode in the background: uri -> cursor (UTF-16) or undefined for the end. */
+const toEncode = new Map<string, number | undefined>();
+const background = { cancelled: false };
+
+function post(m: FromWorker): void {
+  port.postMessage(m);
+}
+
+function state(s: EngineState): void {
+  post({ type: 'state', state: s });
+}
+
+function fail(id: number, e: unknown): void {
+  const code = e instanceof CancelledError ? 'cancelled' : e instanceof EngineError ? e.code : (e as Error)?.name === 'ModelError' ? 'model' : 'runtime';
+  post({ type: 'result', id, ok: false, error: { message: (e as Error)?.message ?? String(e), code } });
+}
+
+async function handle(m: ToWorker): Promise<void> {
+  switch (m.type) {
+    case 'load': {
+      state({ kind: 'loading', model: m.dir });
+      try {
+        const rt = await ModelRuntime.load(m.dir, { executionProviders: m.options.executionProviders, threads: m.options.threads });
+        if (core) await core.replaceRuntime(rt);
+        else core = new EngineCore(rt, m.options);
+        core.options = { ...m.options };
+        const info = core.info();
+        post({ type: 'result', id: m.id, ok: true, value: info });
+        for (const f of info.fallbacks) post({ type: 'log', level: 'warn', message: `execution provider ${f.ep} unavailable: ${f.error}` });
+        state({ kind: 'ready', model: info });
+      } catch (e) {
+        fail(m.id, e);
+        // The previous model, if any, keeps serving.
+        state(core ? { kind: 'ready', model: core.info() } : { kind: 'error', message: (e as Error).message });
+      }
+      return;
+    }
+    case 'configure':
+      if (core) core.options = { ...core.options, ...m.options };
+      return;
+    case 'sync':
+      core?.sync(m.uri, m.version, m.text);
+      if (core) toEncode.set(m.uri, m.cursor);
+      return;
+    case 'close':
+      core?.close(m.uri);
+      toEncode.delete(m.uri);
+      return;
+    case 'stats':
+      post({ type: 'result', id: m.id, ok: true, value: { cacheBytes: core?.cacheBytes() ?? 0, documents: core?.documents() ?? [], rss: process.memoryUsage().rss } });
+      return;
+    case 'crash':
+      process.exit(70); // test hook: the client must restart the worker
+    case 'complete':
+    case 'score': {
+      if (!core) return fail(m.id, new EngineError('no model loaded', 'model'));
+      const cancel = cancelFlag(m.cancel);
+      const fallbacksBefore = core.rt.fallbacks.length;
+      const progress = (done: number, total: number) => post({ type: 'progress', id: m.id, done, total });
+      try {
+        const value = m.type === 'complete' ? await core.complete(m.req, cancel, progress) : await core.score(m.req, cancel, progress);
+        post({ type: 'result', id: m.id, ok: true, value });
+      } catch (e) {
+        fail(m.id, e);
+      }
+      if (core.rt.fallbacks.length > fallbacksBefore) {
+        for (const f of core.rt.fallbacks.slice(fallbacksBefore)) post({ type: 'log', level: 'warn', message: `execution provider ${f.ep} failed: ${f.error}` });
+        state({ kind: 'ready', model: core.info() });
+      }
+      return;
+    }
+  }
+}
+
+async function pump(): Promise<void> {
+  if (busy) return;
+  busy = true;
+  try {
+    for (;;) {
+      const m = queue.shift();
+      if (m) {
+        await handle(m);
+        continue;
+      }
+      // Idle: encode one document ahead of the next request.
+      const next = toEncode.entries().next();
+      if (next.done || !core) break;
+      const [uri, cursor] = next.value;
+      toEncode.delete(uri);
+      background.cancelled = false;
+      let lastPercent = -1;
+      try {
+        await core.preEncode(uri, cursor, background, (done, total) => {
+          const percent = Math.floor((100 * done) / Math.max(1, total));
+          if (total > 256 && percent !== lastPercent) {
+            lastPercent = percent;
+            state({ kind: 'encoding', uri, percent });
+          }
+        }, () => new Promise((r) => setImmediate(r)));
+        if (lastPercent >= 0) state({ kind: 'ready', model: core.info() });
+      } catch (e) {
+        if (e instanceof CancelledError) {
+          if (!toEncode.has(uri)) toEncode.set(uri, cursor); // resume later
+        } else {
+          post({ type: 'log', level: 'error', message: `encoding ${uri} failed: ${(e as Error).message}` });
+        }
+      }
+    }
+  } finally {
+    busy = false;
+  }
+}
+
+port.on('message', (m: ToWorker) => {
+  if (m.type === 'complete' || m.type === 'score' || m.type === 'load') background.cancelled = true;
+  // A newer sync of the same document replaces an older one still queued.
+  if (m.type === 'sync') {
+    const i = queue.findIndex((q) => q.type === 'sync' && q.uri === m.uri);
+    if (i >= 0) queue.splice(i, 1);
+  }
+  queue.push(m);
+  void pump();
+});

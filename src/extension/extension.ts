@@ -1,0 +1,68 @@
+// Activation: builds the Ctx, wires the features to it, and starts loading the configured model
+// without holding up the editor. Everything that needs `vscode` lives in src/extension; the
+// engine (src/engine) runs in a worker thread and never sees the editor.
+
+import * as vscode from 'vscode';
+import type { Engine } from '../engine/api';
+import { registerCommands } from './commands';
+import { CompletionProvider, type LastCompletion } from './completionProvider';
+import { needsModelReload } from './config';
+import { ContinuationPanel } from './continuationPanel';
+import { Ctx } from './ctx';
+import { DocumentSync } from './documents';
+import { SurprisalView } from './surprisal';
+
+/** What activate() returns: for the extension tests, not a stable public API. */
+export interface MegabyteApi {
+  engine: Engine;
+  lastCompletion(): LastCompletion | undefined;
+  statusText(): string;
+}
+
+let ctx: Ctx | undefined;
+
+export function activate(context: vscode.ExtensionContext): MegabyteApi {
+  const c = new Ctx(context);
+  ctx = c;
+  context.subscriptions.push({ dispose: () => void c.dispose() });
+  const { engine, config, log } = c;
+  const settle = () => c.status.settle();
+
+  // Documents whose language is excluded sync only when a command needs them.
+  const documents = new DocumentSync(engine, (doc) => !config.completion(doc).excludeLanguages.includes(doc.languageId), log);
+  const completions = new CompletionProvider({ engine, config, documents, log, isPaused: () => c.paused, onSettled: settle });
+  const surprisal = new SurprisalView({ engine, documents, log, pushModelCleanup: (d) => c.pushModelCleanup(d), onSettled: settle });
+  const continuation = new ContinuationPanel({ engine, config, documents, log, extensionUri: context.extensionUri, onSettled: settle });
+
+  c.pushExtensionCleanup(
+    documents,
+    surprisal,
+    continuation,
+    vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, completions),
+    ...registerCommands({ ctx: c, completions, surprisal, continuation }),
+    c.onDidChangeModel(() => completions.reset()),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!e.affectsConfiguration('megabyte')) return;
+      // Context size, suffix and memory budget apply live; providers and threads on reload.
+      if (e.affectsConfiguration('megabyte.performance')) engine.configure(config.engineOptions());
+      if (needsModelReload(e)) {
+        const newSession = e.affectsConfiguration('megabyte.performance.executionProviders') || e.affectsConfiguration('megabyte.performance.threads');
+        void c.loadConfiguredModel(newSession);
+      }
+    }),
+  );
+
+  void c.loadConfiguredModel();
+
+  return {
+    engine,
+    lastCompletion: () => completions.lastCompletion(),
+    statusText: () => c.status.text,
+  };
+}
+
+export async function deactivate(): Promise<void> {
+  // Returning the promise lets VS Code wait for the worker to shut down.
+  await ctx?.dispose();
+  ctx = undefined;
+}

@@ -1,0 +1,120 @@
+// The status bar item: which model serves, on which device, and what the engine is doing.
+// Rendered from three inputs (engine state, the model serving, paused) so no transition can
+// leave it showing something stale.
+
+import * as vscode from 'vscode';
+import type { Engine, EngineState, ModelInfo } from '../engine/api';
+import { epLabel } from './continuationHtml';
+import { formatBytes } from './models';
+
+export class StatusBar implements vscode.Disposable {
+  private readonly item: vscode.StatusBarItem;
+  private state: EngineState = { kind: 'idle' };
+  private paused = false;
+
+  constructor(private readonly engine: () => Pick<Engine, 'model'> | undefined) {
+    this.item = vscode.window.createStatusBarItem('megabyte.status', vscode.StatusBarAlignment.Right, 100);
+    this.item.name = 'MEGABYTE';
+    this.item.command = 'megabyte.selectModel';
+    this.render();
+    this.item.show();
+  }
+
+  get text(): string {
+    return this.item.text;
+  }
+
+  setState(state: EngineState): void {
+    this.state = state;
+    this.render();
+  }
+
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+    this.render();
+  }
+
+  /** After a request finished: an 'encoding' the engine did not close with a later state is over. */
+  settle(): void {
+    const model = this.engine()?.model;
+    if (this.state.kind === 'encoding' && model) this.setState({ kind: 'ready', model });
+  }
+
+  private render(): void {
+    const s = this.state;
+    const serving = s.kind === 'ready' ? s.model : this.engine()?.model;
+    const name = serving ? `${serving.name} · ${epLabel(serving.ep)}` : undefined;
+    const item = this.item;
+    item.backgroundColor = undefined;
+    switch (s.kind) {
+      case 'loading':
+        item.text = `$(loading~spin) MEGABYTE ${s.model}`;
+        item.tooltip = tooltip(`Loading **${md(s.model)}**…`, serving, serving ? 'The current model serves until the new one is ready.' : undefined);
+        break;
+      case 'encoding':
+        item.text = `$(loading~spin) MEGABYTE${name ? ` ${name}` : ''} · encoding ${Math.round(s.percent)}%`;
+        item.tooltip = tooltip(`Encoding the context of ${lastSegment(s.uri)}: ${Math.round(s.percent)}%`, serving);
+        break;
+      case 'error':
+        item.text = `$(error) MEGABYTE${name ? ` ${name}` : ''}`;
+        item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
+        item.tooltip = tooltip(`**Error:** ${md(s.message)}`, serving, 'Click to select a model; see **MEGABYTE: Show log** for details.');
+        break;
+      case 'ready':
+      case 'idle':
+        if (!serving) {
+          item.text = '$(sparkle) MEGABYTE · no model';
+          item.tooltip = tooltip('No model loaded.', undefined, 'Click to select a model.');
+        } else if (this.paused) {
+          item.text = `$(debug-pause) MEGABYTE ${name} · paused`;
+          item.tooltip = tooltip('Completions are **paused**.', serving, 'Click to select a model or resume.');
+        } else {
+          item.text = `$(sparkle) MEGABYTE ${name}`;
+          item.tooltip = tooltip('Ready.', serving, 'Click to select a model or pause completions.');
+        }
+        break;
+    }
+  }
+
+  dispose(): void {
+    this.item.dispose();
+  }
+}
+
+function tooltip(headline: string, model: ModelInfo | undefined, footer?: string): vscode.MarkdownString {
+  const lines = [headline, ''];
+  if (model) {
+    lines.push(
+      `| | |`,
+      `|---|---|`,
+      `| Model | ${md(model.name)} |`,
+      `| Device | ${epLabel(model.ep)} |`,
+      `| Parameters | ${(model.parameters / 1e6).toFixed(1)}M |`,
+      `| Patch sizes | ${model.patchSizes.join(' × ')} |`,
+      `| Size | ${formatBytes(model.sizeBytes)} |`,
+    );
+    if (model.heldoutBpb !== undefined) lines.push(`| Held-out | ${model.heldoutBpb.toFixed(3)} bits/byte |`);
+    lines.push('');
+    // A fallback is why a user with a GPU sees "CPU": say which provider failed and why.
+    for (const f of model.fallbacks) lines.push(`${epLabel(f.ep)} unavailable: ${md(f.error)}`, '');
+  }
+  if (footer) lines.push(footer);
+  const tip = new vscode.MarkdownString(lines.join('\n'));
+  tip.isTrusted = false;
+  tip.supportThemeIcons = true;
+  return tip;
+}
+
+/** Model names and engine errors are not Markdown: escape what would format or link. */
+function md(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&').replace(/\n/g, ' ');
+}
+
+function lastSegment(uri: string): string {
+  const segment = uri.slice(uri.lastIndexOf('/') + 1);
+  try {
+    return md(decodeURIComponent(segment));
+  } catch {
+    return md(segment); // not valid percent-encoding: show it as it is
+  }
+}

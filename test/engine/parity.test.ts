@@ -1,0 +1,32 @@
+// The TypeScript engine against PyTorch (models/training/fixture.py wrote the fixture from the
+// checkpoint the bundled model was exported from).
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { EngineCore } from '../../src/engine/engine';
+import { fixture, MODEL_DIR } from './helpers';
+
+test('bits of every byte equal PyTorch within 1e-3, and bits per byte within 0.001', async () => {
+  const fx = fixture();
+  const e = await EngineCore.load(MODEL_DIR, { executionProviders: ['cpu'] });
+  e.sync('f', 1, fx.text.toString('utf8'));
+  const r = await e.score({ uri: 'f', version: 1 });
+  assert.equal(r.bytes, fx.bits.length);
+  let worst = 0;
+  for (let i = 0; i < r.bytes; i++) worst = Math.max(worst, Math.abs(r.bits[i] - fx.bits[i]));
+  assert.ok(worst < 1e-3, `max |bits - pytorch| = ${worst}`);
+  assert.ok(Math.abs(r.bitsPerByte - fx.bpb) < 0.001, `bpb ${r.bitsPerByte} vs python ${fx.bpb}`);
+  const w = await e.score({ uri: 'f', version: 1, contextBytes: fx.context });
+  assert.ok(Math.abs(w.bitsPerByte - fx.bpbContext) < 0.001, `windowed bpb ${w.bitsPerByte} vs python ${fx.bpbContext}`);
+  assert.ok(w.bitsPerByte > r.bitsPerByte, 'a 256-byte window must cost bits against the full file');
+  await e.dispose();
+});
+
+test('greedy decoding with the KV caches gives the same 64 bytes as PyTorch re-running the model', async () => {
+  const fx = fixture();
+  const e = await EngineCore.load(MODEL_DIR, { executionProviders: ['cpu'] });
+  const text = fx.prompt.toString('utf8');
+  e.sync('p', 1, text);
+  const r = await e.complete({ uri: 'p', version: 1, offset: text.length, candidates: 1, maxBytes: 64, temperature: 0, topP: 1, stop: 'budget', timeBudgetMs: 60000, useSuffix: false });
+  assert.equal(r.candidates[0].text, fx.greedy.toString('utf8'));
+  await e.dispose();
+});
