@@ -32,9 +32,12 @@ export class ModelRuntime {
   ep: ExecutionProvider = 'cpu';
   readonly fallbacks: { ep: ExecutionProvider; error: string }[] = [];
   private failNextRunOn?: ExecutionProvider;
+  /** Calls and milliseconds spent in run() per level (benchmarks read it). */
+  readonly runStats: { calls: number; ms: number }[];
 
   private constructor(readonly dir: string, readonly manifest: Manifest, private readonly opts: RuntimeOptions) {
     this.failNextRunOn = opts.failNextRunOn;
+    this.runStats = manifest.levels.map(() => ({ calls: 0, ms: 0 }));
   }
 
   get levels(): LevelManifest[] {
@@ -66,7 +69,9 @@ export class ModelRuntime {
           const file = path.join(this.dir, f.path);
           try {
             const so: ort.InferenceSession.SessionOptions = { executionProviders: [ep === this.opts.simulateEp ? 'cpu' : ep], graphOptimizationLevel: 'all', interOpNumThreads: 1 };
-            if (this.opts.threads > 0) so.intraOpNumThreads = this.opts.threads;
+            // Inner levels run a few positions per call: one thread beats a pool's sync overhead.
+            if (f !== this.manifest.files[0]) so.intraOpNumThreads = 1;
+            else if (this.opts.threads > 0) so.intraOpNumThreads = this.opts.threads;
             sessions.push(await ort.InferenceSession.create(file, so));
           } catch (e) {
             throw new ModelError(`onnxruntime cannot load it on ${ep}: ${(e as Error).message}`, file);
@@ -132,7 +137,10 @@ export class ModelRuntime {
         this.failNextRunOn = undefined;
         throw new Error(`simulated ${this.ep} failure`);
       }
+      const t0 = performance.now();
       res = await this.sessions[level].run(feeds);
+      this.runStats[level].calls++;
+      this.runStats[level].ms += performance.now() - t0;
     } catch (e) {
       if (this.ep === 'cpu') throw e;
       // A GPU provider failed while running: fall back to the next one and run again.

@@ -1,0 +1,55 @@
+// The inference worker as the extension host uses it: cancellation, crashes.
+// (onnxruntime-node aborts if a process loads it in a worker that ends and then in the main
+// thread, so tests that run the engine on the main thread live in other files: node --test
+// gives each file its own process. The extension host only ever loads it in workers.)
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { startEngine } from '../../src/engine/client';
+import { longText, MODEL_DIR, ROOT } from './helpers';
+
+const workerPath = path.join(ROOT, 'dist', 'worker.js');
+
+test('cancelling a score stops the worker within one chunk, and the next request is served', async () => {
+  const engine = startEngine({ workerPath, executionProviders: ['cpu'] });
+  await engine.load(MODEL_DIR);
+  const text = longText(200_000);
+  engine.sync('big', 1, text);
+  const ac = new AbortController();
+  let progressed = 0;
+  const p = engine.score({ uri: 'big', version: 1 }, ac.signal, (f) => {
+    progressed = f;
+    if (f > 0) ac.abort();
+  });
+  await assert.rejects(p, (e: Error & { code?: string }) => e.code === 'cancelled');
+  assert.ok(progressed < 0.2, `work went on after the abort: ${progressed}`);
+  engine.sync('small', 1, 'def f(x):\n    return ');
+  const r = await engine.complete({ uri: 'small', version: 1, offset: 21, candidates: 2, maxBytes: 8, temperature: 0, topP: 1, stop: 'budget', timeBudgetMs: 10000 });
+  assert.equal(r.candidates.length, 2);
+  await engine.dispose();
+});
+
+test('a killed worker is restarted within 2 s and the next completion works', async () => {
+  const engine = startEngine({ workerPath, executionProviders: ['cpu'] });
+  await engine.load(MODEL_DIR);
+  engine.sync('d', 1, 'import os\n\ndef main():\n    ');
+  const req = { uri: 'd', version: 1, offset: 27, candidates: 1, maxBytes: 8, temperature: 0, topP: 1, stop: 'budget' as const, timeBudgetMs: 10000 };
+  const before = await engine.complete(req);
+  const t0 = Date.now();
+  const ready = new Promise<void>((resolve) => {
+    const sub = engine.onState((s) => {
+      if (s.kind === 'ready') {
+        sub.dispose();
+        resolve();
+      }
+    });
+  });
+  engine.crashWorkerForTest();
+  await ready;
+  const restartMs = Date.now() - t0;
+  assert.ok(restartMs < 2000, `restart took ${restartMs} ms`);
+  assert.equal(engine.restarts, 1);
+  const after = await engine.complete(req);
+  assert.deepEqual(after.candidates.map((c) => c.text), before.candidates.map((c) => c.text));
+  await engine.dispose();
+});
