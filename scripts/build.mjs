@@ -22,6 +22,22 @@ for (const f of list('test/engine', /\.test\.ts$/)) entries[`test/engine/${path.
 for (const f of list('test/extension', /\.test\.ts$/)) entries[`test/extension/${path.basename(f, '.ts')}`] = f;
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, f]) => existsSync(path.join(root, f))));
 
+// In a packaged extension there is no node_modules: onnxruntime-node's JavaScript is bundled
+// and its native binding is loaded from <extension>/bin/napi-v6/<platform>/<arch>/, where
+// scripts/package.mjs puts that platform's binaries.
+const ortBinding = {
+  name: 'ort-binding-path',
+  setup(b) {
+    b.onLoad({ filter: /onnxruntime-node[\\/]dist[\\/]binding\.js$/ }, async (args) => {
+      const { readFile } = await import('node:fs/promises');
+      const src = (await readFile(args.path, 'utf8')).replace(
+        'require(`../bin/napi-v6/${process.platform}/${process.arch}/onnxruntime_binding.node`)',
+        "require(require('path').join(__dirname, '..', 'bin', 'napi-v6', process.platform, process.arch, 'onnxruntime_binding.node'))");
+      return { contents: src, loader: 'js' };
+    });
+  },
+};
+
 const t0 = Date.now();
 await esbuild.build({
   absWorkingDir: root,
@@ -32,7 +48,8 @@ await esbuild.build({
   target: 'node20',
   format: 'cjs',
   sourcemap: production ? false : 'linked',
-  external: ['vscode', 'onnxruntime-node', 'mocha', 'playwright-core'],
+  external: ['vscode', 'mocha', 'playwright-core', ...(production ? [] : ['onnxruntime-node'])],
+  plugins: production ? [ortBinding] : [],
   logLevel: 'warning',
 });
 if (!args.has('--quiet')) console.log(`built ${Object.keys(entryPoints).length} entry points in ${Date.now() - t0} ms`);
