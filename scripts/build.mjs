@@ -18,6 +18,7 @@ const entries = {
   'bench/bench': 'src/bench/bench.ts',
   'test/extension/index': 'test/extension/index.ts',
 };
+for (const f of list('test/unit', /\.test\.ts$/)) entries[`test/unit/${path.basename(f, '.ts')}`] = f;
 for (const f of list('test/engine', /\.test\.ts$/)) entries[`test/engine/${path.basename(f, '.ts')}`] = f;
 for (const f of list('test/extension', /\.test\.ts$/)) entries[`test/extension/${path.basename(f, '.ts')}`] = f;
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, f]) => existsSync(path.join(root, f))));

@@ -10,7 +10,7 @@ const tiers = [
   ['types', 'npx', ['tsc', '--noEmit', '-p', '.']],
   ['lint', 'npx', ['eslint', 'src', 'test']],
   ['build', 'node', ['scripts/build.mjs']],
-  ['engine', 'node', ['--test', '--test-concurrency=1', 'dist/test/engine/']],
+  ['engine', 'node', ['--test', '--test-concurrency=1', 'dist/test/unit/', 'dist/test/engine/']],
   ['python', 'node', ['scripts/python.mjs', '-m', 'pytest', '-q', 'models/training/tests']],
   ['extension', 'node', ['test/e2e/run.mjs']],
 ];

@@ -14,8 +14,8 @@ const port = parentPort!;
 let core: EngineCore | undefined;
 const queue: ToWorker[] = [];
 let busy = false;
-/** Documents to encode in the background: uri -> cursor (UTF-16) or undefined for the end. */
-const toEncode = new Map<string, number | undefined>();
+/** Documents to encode in the background: uri -> cursor (UTF-16). */
+const toEncode = new Map<string, number>();
 const background = { cancelled: false };
 
 function post(m: FromWorker): void {
@@ -56,7 +56,8 @@ async function handle(m: ToWorker): Promise<void> {
       return;
     case 'sync':
       core?.sync(m.uri, m.version, m.text);
-      if (core) toEncode.set(m.uri, m.cursor);
+      // Only documents with a cursor (the one being edited) are encoded ahead; others wait for a request.
+      if (core && m.cursor !== undefined) toEncode.set(m.uri, m.cursor);
       return;
     case 'close':
       core?.close(m.uri);

@@ -39,7 +39,11 @@ export class DocumentSync implements vscode.Disposable {
     if (this.versions.get(uri) === doc.version) return true;
     if (!canSync(doc)) return false;
     try {
-      this.engine.sync(uri, doc.version, doc.getText());
+      // The cursor tells the worker what to encode ahead of the next request: the prefix up to
+      // it (and the text after it), not the whole file.
+      const editor = vscode.window.activeTextEditor;
+      const cursor = editor && editor.document === doc ? doc.offsetAt(editor.selection.active) : undefined;
+      this.engine.sync(uri, doc.version, doc.getText(), cursor);
       this.versions.set(uri, doc.version);
       return true;
     } catch (err) {
