@@ -34,7 +34,7 @@ export function checkStop(out: number[], ctx: StopContext): number {
   const firstLine = start === 0;
   const hasContent = text.some((b) => b !== 32 && b !== 9 && b !== NL && b !== 13);
   if (ctx.suffixLine && ctx.suffixLine.length && !firstLine && sameTrimmed(line, ctx.suffixLine)) return start;
-  if (ctx.rule === 'line') return hasContent ? n - 1 : -1;
+  if (ctx.rule === 'line') return hasContent ? lineEnd(out, n - 1) : -1;
   if (ctx.rule === 'block') {
     if (!hasContent) return -1;
     // The block ends at a blank line, or at a line indented less than where the completion began.
@@ -42,7 +42,7 @@ export function checkStop(out: number[], ctx: StopContext): number {
     const blank = line.every((b) => b === 32 || b === 9 || b === 13);
     if (!firstLine && blank) return start;
     if (!firstLine && indentOf(line) < base && !blank) return start;
-    if (countLines(text) >= 16) return n - 1;
+    if (countLines(text) >= 16) return lineEnd(out, n - 1);
   }
   return -1;
 }
@@ -79,7 +79,12 @@ function sameTrimmed(a: number[], b: number[]): boolean {
 function lastLineCut(out: number[], ctx: StopContext): number {
   if (ctx.rule === 'budget') return out.length;
   const nl = out.lastIndexOf(NL);
-  return nl > 0 ? nl : out.length;
+  return nl > 0 ? lineEnd(out, nl) : out.length;
+}
+
+/** Where a line that ends with the LF at `nl` stops: before its CR too in CRLF text, so no lone CR is kept. */
+function lineEnd(out: number[], nl: number): number {
+  return nl > 0 && out[nl - 1] === 13 ? nl - 1 : nl;
 }
 
 /** Cuts a byte array at the last complete UTF-8 character. */

@@ -36,8 +36,9 @@ export const cutRepeatedLines: Filter = (text, ctx) => {
   for (let j = 0; j + 2 < nonBlank.length; j++) {
     const [a, b, c] = [nonBlank[j], nonBlank[j + 1], nonBlank[j + 2]];
     if (content[a] === content[b] && content[b] === content[c] && /[\p{L}\p{N}]/u.test(content[a])) {
-      // b >= 1, so starts[b] - 1 is the line break that precedes the second occurrence.
-      return text.slice(0, starts[b] - 1);
+      // b >= 1, so starts[b] - 1 is the line break that precedes the second occurrence; a CR
+      // before it (CRLF text) goes too, or it would be left dangling at the end.
+      return text.slice(0, starts[b] - 1).replace(/\r$/, '');
     }
   }
   return text;
@@ -46,9 +47,10 @@ export const cutRepeatedLines: Filter = (text, ctx) => {
 /**
  * Trailing lines holding only whitespace show as empty ghost lines and leave stray indentation
  * when accepted; the user types their own newline. Trailing spaces on the last line with content
- * are kept ("return " is a meaningful prefix of the next token).
+ * are kept ("return " is a meaningful prefix of the next token). A final lone CR (a budget cut
+ * inside a CRLF) goes too: the editor would insert it as a line break.
  */
-export const trimTrailingWhitespaceLines: Filter = (text) => text.replace(/(?:\r?\n[ \t]*)+$/, '');
+export const trimTrailingWhitespaceLines: Filter = (text) => text.replace(/(?:\r?\n[ \t]*)*\r?$/, '');
 
 /** Overlaps shorter than this that end mid-line may be coincidence ("a + b" before "b + c"). */
 const MIN_MID_LINE_OVERLAP = 8;

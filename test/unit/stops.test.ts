@@ -56,11 +56,13 @@ test('block: a line indented less than where the completion began ends the block
   assert.equal(generate(g), 'x = 1\n    y = 2\n');
 });
 
-test('block: the cursor line keeps going even when it dedents, and a line at the same indent continues', () => {
-  // The first line sets the base indent (cursor line prefix + first line): 4 here.
+test('block: the base indent is the cursor line\'s, so lines at that indent continue and a dedent past it stops', () => {
   const g: Golden = { line: '    if (ok) {█', model: '\n      run();\n    }\n    done();\n  }\n', rule: 'block' };
-  // Base: the cursor's line (4 spaces). `    }` and `    done();` stay; `  }` dedents past it.
   assert.equal(generate(g), '\n      run();\n    }\n    done();\n');
+});
+
+test('block: a completion that starts on the cursor line takes its base indent from that line', () => {
+  assert.equal(generate({ line: '        return █', model: 'a +\n          b\n    c()\n', rule: 'block' }), 'a +\n          b\n');
 });
 
 test('block: leading blank lines do not end the block before it has content', () => {
@@ -78,7 +80,7 @@ test('block: stops after 16 lines at most', () => {
 });
 
 test('budget: ignores line ends and blank lines until the byte budget', () => {
-  const g: Golden = { line: 'x = █', model: '1\n\ny = 2\nz = 3\n', rule: 'budget', maxBytes: 9 };
+  const g: Golden = { line: 'x = █', model: '1\n\ny = 2\nz = 3\n', rule: 'budget', maxBytes: 10 };
   assert.equal(generate(g), '1\n\ny = 2\nz');
   assert.equal(generate({ ...g, maxBytes: 1000 }), undefined);
 });
@@ -152,4 +154,11 @@ test('utf8Complete never leaves half a character: every cut of valid text decode
     assert.equal(whole.length, expected, `cut at ${cut}`);
     assert.doesNotThrow(() => fatal.decode(Uint8Array.from(whole)));
   }
+});
+
+test('line cuts in CRLF text keep no dangling carriage return', () => {
+  assert.equal(generate({ line: 'x = █', model: '1;\r\ny = 2;\r\n', rule: 'line' }), '1;');
+  assert.equal(generate({ line: '█', model: 'abc\r\ndefgh', rule: 'block', maxBytes: 8 }), 'abc');
+  const model = Array.from({ length: 20 }, (_, i) => `l${i}\r\n`).join('');
+  assert.equal(generate({ line: '█', model, rule: 'block' }), Array.from({ length: 16 }, (_, i) => `l${i}`).join('\r\n'));
 });
