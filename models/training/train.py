@@ -37,10 +37,13 @@ def bf16_is_fast(device: torch.device) -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-def lr_at(step: int, total: int, warmup: int, peak: float) -> float:
+def lr_at(step: int, total: int, warmup: int, peak: float, progress: float | None = None) -> float:
+    """Linear warmup, then cosine decay to 10% of peak. `progress` (0..1), when given, replaces
+    step/total: with a time budget the schedule follows the clock, so a slowed-down machine
+    still ends its run at the low learning rate."""
     if step < warmup:
         return peak * (step + 1) / warmup
-    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    t = min(1.0, progress if progress is not None else (step - warmup) / max(1, total - warmup))
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
@@ -71,8 +74,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--steps", type=int, default=0, help="total steps (0: derive from --minutes)")
-    ap.add_argument("--minutes", type=float, default=0, help="time budget; sets the cosine length")
-    ap.add_argument("--est-step-seconds", type=float, default=1.0, help="first guess for --minutes")
+    ap.add_argument("--minutes", type=float, default=0,
+                    help="training-time budget, earlier segments of a resumed run included; the cosine follows it")
     ap.add_argument("--fim-rate", type=float, default=0.5)
     ap.add_argument("--ckpt-every", type=int, default=200)
     ap.add_argument("--eval-every", type=int, default=200)
@@ -106,7 +109,7 @@ def main(argv=None) -> dict:
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.95))
     step, seen_bytes, train_seconds = 0, 0, 0.0
-    total = args.steps or max(args.warmup + 1, int(args.minutes * 60 / args.est_step_seconds))
+    total = args.steps or 10 ** 9
     ckpt = out / "checkpoint.pt"
     if args.resume and ckpt.exists():
         st = torch.load(ckpt, map_location=device, weights_only=False)
@@ -126,11 +129,15 @@ def main(argv=None) -> dict:
         print(json.dumps({"preset": args.preset, "params": model.num_params(), "seq_len": seq_len,
                           "total_steps": total, "world": world}), flush=True)
     t_start = time.time()
-    deadline = t_start + args.minutes * 60 if args.minutes else float("inf")
+    budget = args.minutes * 60
+    deadline = t_start + max(0.0, budget - train_seconds) if args.minutes else float("inf")
+    if args.minutes and not args.steps:
+        total = 10 ** 9  # the clock ends the run
     while step < total:
         t0 = time.time()
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, total, args.warmup, args.lr)
+            g["lr"] = lr_at(step, total, args.warmup, args.lr,
+                            progress=min(1.0, train_seconds / budget) if args.minutes and not args.steps else None)
         x = torch.from_numpy(batch(train, rng, args.batch_size, seq_len, args.fim_rate)).to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             loss = model.loss(x) if not ddp else torch.nn.functional.cross_entropy(
@@ -142,11 +149,7 @@ def main(argv=None) -> dict:
         step += 1
         seen_bytes += x.numel() * world
         dt = time.time() - t0
-        train_seconds += dt
-        if args.minutes and step == 20 and not args.steps and not args.resume:
-            # Re-derive the schedule's length from the measured step time and the budget.
-            per = train_seconds / step
-            total = max(step + 1, int((deadline - time.time()) / per) + step)
+        train_seconds += time.time() - t0  # (the clock, data included, drives a --minutes schedule)
         if rank == 0 and (step % 10 == 0 or step == total):
             rec = {"step": step, "loss": round(loss.item(), 4), "bpb": round(loss.item() / math.log(2), 4),
                    "lr": round(opt.param_groups[0]["lr"], 6), "gnorm": round(float(gnorm), 3),
@@ -162,6 +165,12 @@ def main(argv=None) -> dict:
                         "config": cfg.to_dict(), "preset": args.preset, "seq_len": seq_len,
                         "fim_rate": args.fim_rate}, ckpt)
         if time.time() > deadline:
+            if rank == 0:
+                rec = {"step": step, "heldout_bpb": round(heldout_bpb(model, held_windows, device, amp), 4),
+                       "bytes": seen_bytes, "sec": round(train_seconds, 1), "final": True}
+                print(json.dumps(rec), flush=True)
+                log.write(json.dumps(rec) + "\n")
+                log.flush()
             break
     result = {"step": step, "seen_bytes": seen_bytes, "train_seconds": round(train_seconds, 1)}
     if ddp:
