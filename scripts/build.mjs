@@ -16,6 +16,7 @@ const entries = {
   'cli/score': 'src/cli/score.ts',
   'cli/complete': 'src/cli/complete.ts',
   'bench/bench': 'src/bench/bench.ts',
+  'bench/infill': 'src/bench/infill.ts',
   'test/extension/index': 'test/extension/index.ts',
 };
 for (const f of list('test/unit', /\.test\.ts$/)) entries[`test/unit/${path.basename(f, '.ts')}`] = f;

@@ -1,0 +1,81 @@
+// npm run infill -- [--model DIR] [--corpus .cache/corpus] [--spans N] [--seed S]
+// Fill-in-the-middle on held-out files, through the engine exactly as the editor uses it: a span
+// (one line, or two to four lines) is removed from a real file, the cursor is put where it was,
+// and greedy decoding must give it back. Each span is tried with the text after the cursor
+// (the default) and without it (--no-suffix), so the figures show what the suffix is worth.
+// Last line: {"spans":n,"line":{"with_suffix":x,"without_suffix":y},"lines":{...},...}
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { EngineCore } from '../engine/engine';
+import { rng } from '../engine/sampling';
+import { defaultModelDir, fail, intFlag, parseArgs, repoRoot } from '../cli/args';
+
+interface Span { file: string; text: string; start: number; end: number; kind: 'line' | 'lines' }
+
+/** Deterministic spans from whole held-out files (corpus.py's heldout.bin/idx). */
+export function heldoutSpans(corpus: string, count: number, seed: number): Span[] {
+  const idx: { package: string; path: string; offset: number; length: number }[] = JSON.parse(readFileSync(path.join(corpus, 'heldout.idx'), 'utf8'));
+  const raw = readFileSync(path.join(corpus, 'heldout.bin'));
+  const random = rng(seed);
+  const files = idx.filter((r) => r.length > 2000 && r.length < 200_000 && /\.(py|ts|js|mjs|md|rst)$/.test(r.path));
+  const spans: Span[] = [];
+  for (let tries = 0; spans.length < count && tries < count * 50; tries++) {
+    const rec = files[Math.floor(random() * files.length)];
+    const text = raw.subarray(rec.offset, rec.offset + rec.length).toString('utf8');
+    const lines = text.split('\n');
+    const kind = spans.length % 2 === 0 ? 'line' : 'lines';
+    const n = kind === 'line' ? 1 : 2 + Math.floor(random() * 3);
+    const first = 5 + Math.floor(random() * Math.max(1, lines.length - n - 10));
+    const body = lines.slice(first, first + n);
+    if (body.join('').trim().length < 8 || body.some((l) => l.length > 200)) continue;
+    // The cursor sits after the line's indentation (where a user starts typing).
+    const indent = /^[ \t]*/.exec(body[0])![0].length;
+    const start = lines.slice(0, first).join('\n').length + 1 + indent;
+    const end = start + body.join('\n').length - indent;
+    spans.push({ file: `${rec.package}/${rec.path}`, text, start, end, kind });
+  }
+  return spans;
+}
+
+async function main(): Promise<void> {
+  const p = parseArgs(process.argv.slice(2), ['verbose']);
+  const corpus = String(p.flags.get('corpus') ?? path.join(repoRoot(), '.cache', 'corpus'));
+  if (!existsSync(path.join(corpus, 'heldout.idx'))) fail(`no held-out split at ${corpus}: run models/training/corpus.py first`);
+  const spans = heldoutSpans(corpus, intFlag(p, 'spans', 60, 1, 10000), intFlag(p, 'seed', 7));
+  const engine = await EngineCore.load(String(p.flags.get('model') ?? defaultModelDir()), { executionProviders: ['cpu'] });
+  const tally = { line: { n: 0, with: 0, without: 0 }, lines: { n: 0, with: 0, without: 0 } };
+  const t0 = performance.now();
+  for (const [i, s] of spans.entries()) {
+    const want = s.text.slice(s.start, s.end);
+    const doc = s.text.slice(0, s.start) + s.text.slice(s.end);
+    const uri = `span${i}`;
+    engine.sync(uri, 1, doc);
+    const got: Record<string, string> = {};
+    for (const useSuffix of [true, false]) {
+      const r = await engine.complete({
+        uri, version: 1, offset: s.start, candidates: 1, maxBytes: Buffer.byteLength(want) + 64, temperature: 0, topP: 1,
+        stop: s.kind === 'line' ? 'line' : 'budget', timeBudgetMs: 60_000, useSuffix,
+      });
+      let text = r.candidates[0].text;
+      // Without the suffix nothing says where the middle ends: compare the same number of lines.
+      // With it, the model must end the middle itself (EOM): compared whole.
+      if (s.kind === 'lines' && !useSuffix) text = text.split('\n').slice(0, want.split('\n').length).join('\n');
+      got[String(useSuffix)] = text;
+    }
+    engine.close(uri);
+    const t = tally[s.kind];
+    t.n++;
+    if (got.true.trimEnd() === want.trimEnd()) t.with++;
+    if (got.false.trimEnd() === want.trimEnd()) t.without++;
+    if (p.flags.has('verbose')) console.error(JSON.stringify({ file: s.file, want, with: got.true, without: got.false }));
+  }
+  const rate = (k: keyof typeof tally, w: 'with' | 'without') => +(tally[k][w] / Math.max(1, tally[k].n)).toFixed(4);
+  console.log(JSON.stringify({
+    model: engine.info().name, spans: spans.length, seconds: +((performance.now() - t0) / 1000).toFixed(1),
+    line: { n: tally.line.n, with_suffix: rate('line', 'with'), without_suffix: rate('line', 'without') },
+    lines: { n: tally.lines.n, with_suffix: rate('lines', 'with'), without_suffix: rate('lines', 'without') },
+  }));
+  await engine.dispose();
+}
+
+if (require.main === module) main().catch((e) => fail((e as Error).message));
