@@ -135,7 +135,7 @@ function installCodeServer(force) {
     if (!fs.existsSync(p.codeServer) || !fs.existsSync(marker)) return false;
     // --config: keep code-server from writing ~/.config/code-server/config.yaml
     const r = spawnSync(p.node, [p.codeServer, '--config', path.join(dir, 'config.yaml'), '--version'],
-      { encoding: 'utf8', timeout: 60_000 });
+      { encoding: 'utf8', timeout: 60_000, env: { ...process.env, XDG_DATA_HOME: path.join(dir, 'xdg-data') } });
     return r.status === 0 && r.stdout.split('\n').some((l) => l.startsWith(`${CODE_SERVER_VERSION} `));
   };
   if (!force && ok()) { log(`code-server ${CODE_SERVER_VERSION} already present`); return; }

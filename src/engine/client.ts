@@ -42,7 +42,9 @@ export class WorkerEngine implements Engine {
   restarts = 0;
 
   constructor(private readonly start: StartOptions = {}) {
-    this.options = { ...DEFAULT_OPTIONS, ...start };
+    // Only the engine options travel to the worker (a logger function cannot be cloned).
+    const { workerPath: _w, log: _l, ...engineOptions } = start;
+    this.options = { ...DEFAULT_OPTIONS, ...engineOptions };
     this.spawn();
   }
 

@@ -35,6 +35,7 @@ import { ROOT, setupVscode } from '../../scripts/setup-vscode.mjs';
 import { browserTests } from './browser-tests.mjs';
 
 const ARTIFACTS = path.join(ROOT, 'test', 'artifacts');
+const EXTENSION_ID = 'megabyte-local.megabyte-complete';
 const t0 = Date.now();
 const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
 const log = (msg) => console.log(`[e2e ${elapsed()}] ${msg}`);
@@ -70,6 +71,7 @@ const WORKBENCH_TIMEOUT_MS = 120_000;
 const state = { server: undefined, serverExited: undefined, browser: undefined, tmp: undefined, logFile: undefined };
 const results = []; // { phase, title, state: passed|failed|pending, durationMs, error }
 let harnessError;
+let summaryPrinted = false;
 
 function record(r) {
   results.push(r);
@@ -203,6 +205,14 @@ async function launchBrowser(vs, opts) {
   return state.browser;
 }
 
+// The payload's values are URIs: vscode-remote://<host:port>/abs/path puts the
+// extension and its test runner in code-server's Node extension host (a bare
+// /abs/path parses as file:// and only works when the tests lie inside the
+// extension folder).
+function remoteUri(port, absPath) {
+  return `vscode-remote://127.0.0.1:${port}${absPath.split(path.sep).map(encodeURIComponent).join('/')}`;
+}
+
 function workbenchUrl(port, workspace, payload) {
   const q = new URLSearchParams({ folder: workspace });
   if (payload) q.set('payload', JSON.stringify(payload));
@@ -232,55 +242,56 @@ async function runExtensionTests(browser, port, opts, tmp, resultFile) {
   const consoleLog = path.join(tmp, 'browser-console.log');
   const { context, page } = await newPage(browser, consoleLog, 'ext-tests');
   let exitCode;
-  let onExit;
-  const exited = new Promise((resolve) => { onExit = resolve; });
-  await page.exposeFunction('codeAutomationExit', (code) => { exitCode = code; onExit(code); });
+  // Called by the workbench when the test run ends (VS Code's smoke-test hook).
+  await page.exposeFunction('codeAutomationExit', (code) => { exitCode = code; });
+  let fatal;
   page.on('console', (msg) => {
-    // spec reporter lines from the extension host are forwarded to the workbench console
-    const text = msg.text();
-    if (/^%c\[Extension Host\]/.test(text) || text.includes('[Extension Host]')) {
-      const clean = text.replace(/%c/g, '').replace(/^\[Extension Host\]\s*/, '').replace(/\s*color: [^)]*$/, '');
-      for (const line of clean.split('\n')) if (line.trim()) console.log(`    | ${line}`);
-    }
+    if (msg.text().includes('No extension host found that can launch the test runner')) fatal = msg.text();
   });
   const url = workbenchUrl(port, path.join(tmp, 'workspace'), [
-    ['extensionDevelopmentPath', opts.devPath],
-    ['extensionTestsPath', opts.testsPath],
+    ['extensionDevelopmentPath', remoteUri(port, opts.devPath)],
+    ['extensionTestsPath', remoteUri(port, opts.testsPath)],
   ]);
   log('phase 1: extension-host tests (mocha)');
   await page.goto(url, { timeout: WORKBENCH_TIMEOUT_MS });
   await waitForWorkbench(page);
   log('workbench loaded; waiting for the suite');
+  // The suite appends one JSON line per finished test, then {done: true, ...}.
   const deadline = Date.now() + EXT_TIMEOUT_MS;
-  let result;
+  let consumed = 0;
+  let done;
   let exitSeenAt;
-  while (!result) {
-    if (fs.existsSync(resultFile)) {
-      try { result = JSON.parse(fs.readFileSync(resultFile, 'utf8')); break; } catch { /* being written */ }
+  let sawAny = false;
+  while (!done) {
+    let text = '';
+    try { text = fs.readFileSync(resultFile, 'utf8'); } catch { /* not yet */ }
+    const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+    for (const line of complete.slice(consumed).split('\n')) {
+      if (!line.trim()) continue;
+      const r = JSON.parse(line);
+      if (r.done) { done = r; break; }
+      sawAny = true;
+      record({ phase: 'ext', title: r.title, state: r.state, durationMs: r.durationMs, error: r.error });
     }
+    consumed = complete.length;
+    if (done) break;
+    if (fatal) throw new Error(`VS Code: ${fatal}`);
     if (exitCode !== undefined) {
       exitSeenAt ??= Date.now();
       if (Date.now() - exitSeenAt > 3000) {
-        throw new Error(`the extension host exited with code ${exitCode} without writing ${resultFile} ` +
-          `(did the suite load? see browser-console.log / exthost logs)`);
+        throw new Error(`the test run ended (exit code ${exitCode}) without a result in ${resultFile} ` +
+          '(did the suite load? see test/artifacts/e2e-logs/)');
       }
     }
     if (page.isClosed()) throw new Error('the workbench page closed before the suite finished');
     if (Date.now() > deadline) throw new Error(`extension tests did not finish within ${EXT_TIMEOUT_MS / 1000}s`);
-    await sleep(250);
+    await sleep(200);
   }
-  // VS Code reports the extension host's exit code once run() settles.
-  await Promise.race([exited, sleep(5000)]);
-  for (const t of result.tests ?? []) {
-    record({ phase: 'ext', title: t.title, state: t.state, durationMs: t.durationMs, error: t.error });
+  log(`suite finished in ${(done.durationMs / 1000).toFixed(1)}s`);
+  if (!sawAny) {
+    record({ phase: 'ext', title: 'the suite ran at least one test', state: 'failed', error: 'the suite reported no tests' });
   }
-  if ((result.tests ?? []).length === 0) {
-    record({ phase: 'ext', title: 'suite ran at least one test', state: 'failed', error: 'the suite reported no tests' });
-  }
-  if (exitCode !== undefined && exitCode !== 0 && !results.some((r) => r.phase === 'ext' && r.state === 'failed')) {
-    record({ phase: 'ext', title: 'extension host exit code', state: 'failed', error: `exit code ${exitCode}` });
-  }
-  await context.close().catch(() => {});
+  await withTimeout(context.close(), 10_000, 'closing the test window').catch(() => {});
 }
 
 // ---------------------------------------------------------------- phase 2: browser tests
@@ -309,14 +320,16 @@ async function runBrowserTests(browser, port, opts, tmp) {
   const consoleLog = path.join(tmp, 'browser-console.log');
   const { context, page } = await newPage(browser, consoleLog, 'browser-tests');
   log('phase 2: browser tests');
-  await page.goto(workbenchUrl(port, path.join(tmp, 'workspace'), [['extensionDevelopmentPath', opts.devPath]]),
+  await page.goto(workbenchUrl(port, path.join(tmp, 'workspace'), [['extensionDevelopmentPath', remoteUri(port, opts.devPath)]]),
     { timeout: WORKBENCH_TIMEOUT_MS });
   await waitForWorkbench(page);
   const wb = makeWorkbench(page);
   for (const t of tests) {
+    // stale outputs of an earlier run must not pass for this run's
+    for (const f of t.artifacts ?? []) fs.rmSync(path.join(ARTIFACTS, f), { force: true });
     const start = Date.now();
     try {
-      await withTimeout(t.run({ page, workbench: wb, workspace: path.join(tmp, 'workspace'), artifacts: ARTIFACTS }),
+      await withTimeout(t.run({ page, workbench: wb, workspace: path.join(tmp, 'workspace'), artifacts: ARTIFACTS, log }),
         t.timeoutMs ?? 120_000, t.name);
       record({ phase: 'browser', title: t.name, state: 'passed', durationMs: Date.now() - start });
     } catch (err) {
@@ -344,6 +357,15 @@ function saveLogs(tmp) {
   }
   copyDir(path.join(tmp, 'user-data', 'logs'), path.join(dst, 'vscode-logs')); // exthost, remoteagent, ...
   log(`logs saved to ${path.relative(ROOT, dst)}/`);
+  // The extension's own output channel(s): show their last lines right away.
+  const walk = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]);
+  let extLogs = [];
+  try { extLogs = walk(path.join(dst, 'vscode-logs')).filter((f) => f.includes(EXTENSION_ID) && f.endsWith('.log')); } catch { /* none */ }
+  for (const f of extLogs) {
+    console.log(`\n  --- ${path.relative(ROOT, f)} (last lines)`);
+    console.log(tail(f, 15).split('\n').map((l) => `  ${l.slice(0, 400)}`).join('\n'));
+  }
 }
 
 function printSummary() {
@@ -366,7 +388,10 @@ function printSummary() {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   fs.mkdirSync(ARTIFACTS, { recursive: true });
+  fs.rmSync(path.join(ARTIFACTS, 'e2e-logs'), { recursive: true, force: true });
+  for (const f of fs.readdirSync(ARTIFACTS)) if (/^failed-.*\.png$/.test(f)) fs.rmSync(path.join(ARTIFACTS, f));
   const vs = setupVscode();
+  startWatchdog();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'megabyte-e2e-'));
   state.tmp = tmp;
   const workspace = path.join(tmp, 'workspace');
@@ -375,7 +400,7 @@ async function main() {
     fs.mkdirSync(path.dirname(path.join(workspace, name)), { recursive: true });
     fs.writeFileSync(path.join(workspace, name), text);
   }
-  const resultFile = path.join(tmp, 'results', 'mocha.json');
+  const resultFile = path.join(tmp, 'results', 'mocha.jsonl');
   const env = {
     MEGABYTE_TEST_RESULT: resultFile,
     MEGABYTE_E2E: '1',
@@ -406,22 +431,29 @@ async function main() {
   } finally {
     await cleanup();
   }
+  if (summaryPrinted) await new Promise(() => {}); // the watchdog reports and exits
+  summaryPrinted = true;
   const failures = printSummary();
   if (failures || harnessError) saveLogs(tmp);
-  if (!opts.keep && !failures) fs.rmSync(tmp, { recursive: true, force: true });
-  else log(`temp dir kept: ${tmp}`);
+  if (opts.keep) log(`temp dir kept: ${tmp}`);
+  else fs.rmSync(tmp, { recursive: true, force: true });
   log(`done in ${elapsed()}`);
   return failures ? 1 : 0;
 }
 
-const watchdog = setTimeout(async () => {
-  console.error(`[e2e] overall timeout (${TOTAL_TIMEOUT_MS / 1000}s): killing VS Code and chromium`);
-  await withTimeout(cleanup(), 15_000, 'cleanup').catch(() => {});
-  if (state.tmp) saveLogs(state.tmp);
-  console.log(`${results.filter((r) => r.state === 'passed').length} passed, ${results.filter((r) => r.state === 'failed').length + 1} failed`);
-  process.exit(1);
-}, TOTAL_TIMEOUT_MS);
-watchdog.unref();
+// Started once VS Code is installed (a first-time setup takes minutes and blocks).
+function startWatchdog() {
+  setTimeout(async () => {
+    record({ phase: 'harness', title: `overall timeout (E2E_TIMEOUT_S=${TOTAL_TIMEOUT_MS / 1000})`, state: 'failed',
+      error: 'the run took too long; VS Code and chromium were killed' });
+    await withTimeout(cleanup(), 15_000, 'cleanup').catch(() => {});
+    if (summaryPrinted) return; // main() is finishing and reports the failure above
+    summaryPrinted = true;
+    printSummary();
+    if (state.tmp) saveLogs(state.tmp);
+    process.exit(1);
+  }, TOTAL_TIMEOUT_MS).unref();
+}
 
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, async () => {

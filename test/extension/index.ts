@@ -2,10 +2,11 @@
 // host loads this bundle (dist/test/extension/index.js) and awaits run().
 //
 // Results are reported three ways:
-//  - the returned promise (VS Code exits the extension host with 0 / 1, which the
-//    browser workbench reports through window.codeAutomationExit);
+//  - the returned promise (VS Code reports the outcome through the workbench);
 //  - spec-reporter lines on the console (forwarded to the workbench console);
-//  - a JSON file at $MEGABYTE_TEST_RESULT when set (test/e2e/run.mjs sets it).
+//  - JSON lines appended to $MEGABYTE_TEST_RESULT when set (test/e2e/run.mjs sets
+//    it): one {title, state, durationMs, error?} per test as it finishes, then a
+//    final {done: true, passed, failed, pending, durationMs}.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mocha } from './mocha-setup';
@@ -23,13 +24,11 @@ interface TestRecord {
   error?: string;
 }
 
-function writeResult(file: string | undefined, result: unknown): void {
+function append(file: string | undefined, record: unknown): void {
   if (!file) return;
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    // write + rename so a poller never reads a half-written file
-    fs.writeFileSync(`${file}.tmp`, JSON.stringify(result, null, 2));
-    fs.renameSync(`${file}.tmp`, file);
+    fs.appendFileSync(file, JSON.stringify(record) + '\n');
   } catch (err) {
     console.error(`[megabyte-tests] could not write ${file}: ${String(err)}`);
   }
@@ -37,29 +36,24 @@ function writeResult(file: string | undefined, result: unknown): void {
 
 export function run(): Promise<void> {
   const resultFile = process.env.MEGABYTE_TEST_RESULT;
-  const tests: TestRecord[] = [];
+  const counts = { passed: 0, failed: 0, pending: 0 };
+  const report = (r: TestRecord) => { counts[r.state]++; append(resultFile, r); };
   const started = Date.now();
   return new Promise<void>((resolve, reject) => {
     try {
       const runner = mocha.run((failures) => {
-        const summary = {
-          passed: tests.filter((t) => t.state === 'passed').length,
-          failed: tests.filter((t) => t.state === 'failed').length,
-          pending: tests.filter((t) => t.state === 'pending').length,
-          durationMs: Date.now() - started,
-          tests,
-        };
-        writeResult(resultFile, summary);
+        append(resultFile, { done: true, ...counts, durationMs: Date.now() - started });
         if (failures > 0) reject(new Error(`${failures} extension test(s) failed`));
         else resolve();
       });
-      runner.on('pass', (t) => tests.push({ title: t.fullTitle(), state: 'passed', durationMs: t.duration }));
-      runner.on('pending', (t) => tests.push({ title: t.fullTitle(), state: 'pending' }));
-      runner.on('fail', (t, err: Error) => tests.push({
+      runner.on('pass', (t) => report({ title: t.fullTitle(), state: 'passed', durationMs: t.duration }));
+      runner.on('pending', (t) => report({ title: t.fullTitle(), state: 'pending' }));
+      runner.on('fail', (t, err: Error) => report({
         title: t.fullTitle(), state: 'failed', durationMs: t.duration, error: err?.stack ?? String(err),
       }));
     } catch (err) {
-      writeResult(resultFile, { passed: 0, failed: 1, pending: 0, tests: [{ title: 'mocha', state: 'failed', error: String(err) }] });
+      report({ title: 'load the mocha suite', state: 'failed', error: (err as Error)?.stack ?? String(err) });
+      append(resultFile, { done: true, ...counts, durationMs: Date.now() - started });
       reject(err);
     }
   });

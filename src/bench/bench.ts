@@ -1,0 +1,684 @@
+// npm run bench [-- --quick] [--model DIR] [--baseline DIR] [--ep cpu,...] [--threads N]
+//
+// MEGABYTE against a plain byte-level transformer of about the same size, each measurement side
+// by side with its baseline in the same run: encode time vs length, keystroke latency,
+// generation speed, peak memory, event-loop stalls of the extension host's thread, and quality
+// (bits per byte against xz/zstd/zpaq, long-context gain, next-line exact match).
+// stdout: one JSON object per measurement, the summary object last. Progress goes to stderr.
+// Writes test/bench/results-<date>[-quick].md and .json, and the plots next to them.
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { CompleteRequest, ExecutionProvider } from '../engine/api';
+import { startEngine } from '../engine/client';
+import { BOS } from '../engine/contract';
+import { encodeGlobal, GlobalCache, NEVER_CANCELLED } from '../engine/decoder';
+import { EngineCore } from '../engine/engine';
+import { compressorBpb, heldoutSample, HeldoutFile, loadSource, longHeldout, prefixText, Source, TYPESCRIPT_JS } from './sample';
+import { fitTrend, median, percentile, round } from './stats';
+import { writeReport } from './report';
+
+const KB = 1024;
+const MB = 1024 * 1024;
+
+export interface Config {
+  quick: boolean;
+  encodeLengths: number[];
+  /** Baseline encode lengths whose predicted time exceeds this are extrapolated, not run. */
+  baselineEncodeBudgetS: number;
+  keystrokeDocs: number[];
+  keystrokes: number;
+  /** The document the plain baseline types into (and generates in), MEGABYTE alongside. */
+  baselineDoc: number;
+  /** Wall-clock cap on the baseline's keystroke replay, warm-up included. */
+  baselineKeystrokeBudgetS: number;
+  /** timeBudgetMs of the baseline's generation requests (bytes/s stays a valid rate when cut). */
+  baselineGenBudgetMs: number;
+  memoryBytes: number;
+  responsivenessBytes: number;
+  heldoutBytes: number;
+  nextLines: number;
+  longContext: boolean;
+}
+
+const FULL: Config = {
+  quick: false,
+  encodeLengths: [1 * KB, 8 * KB, 64 * KB, 256 * KB, 1 * MB],
+  baselineEncodeBudgetS: 120,
+  keystrokeDocs: [10 * KB, 1 * MB],
+  keystrokes: 40,
+  baselineDoc: 10 * KB,
+  baselineKeystrokeBudgetS: 900,
+  baselineGenBudgetMs: 120_000,
+  memoryBytes: 1 * MB,
+  responsivenessBytes: 1 * MB,
+  heldoutBytes: 200 * KB,
+  nextLines: 30,
+  longContext: true,
+};
+
+// --quick keeps to about a minute on 2 cores: the plain model is too slow for 10 KB documents
+// there (about 30 s to encode one), so its side-by-side document is 2 KB.
+const QUICK: Config = {
+  quick: true,
+  encodeLengths: [1 * KB, 8 * KB, 64 * KB],
+  baselineEncodeBudgetS: 5,
+  keystrokeDocs: [10 * KB, 64 * KB],
+  keystrokes: 12,
+  baselineDoc: 2 * KB,
+  baselineKeystrokeBudgetS: 8,
+  baselineGenBudgetMs: 2500,
+  memoryBytes: 64 * KB,
+  responsivenessBytes: 256 * KB,
+  heldoutBytes: 30 * KB,
+  nextLines: 10,
+  longContext: false,
+};
+
+/** One line of output: `measure` names the measurement. */
+export type Line = { measure: string } & Record<string, unknown>;
+
+const ROOT = repoRoot();
+const T0 = performance.now();
+const now = () => performance.now();
+const lines: Line[] = [];
+
+function repoRoot(): string {
+  let d = __dirname;
+  while (!existsSync(path.join(d, 'package.json')) && path.dirname(d) !== d) d = path.dirname(d);
+  return d;
+}
+
+function emit(line: Line): Line {
+  lines.push(line);
+  console.log(JSON.stringify(line));
+  return line;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[bench ${((now() - T0) / 1000).toFixed(1)} s] ${msg}\n`);
+}
+
+interface Flags {
+  quick: boolean;
+  model: string;
+  baseline?: string;
+  ep: ExecutionProvider[];
+  threads: number;
+  child?: string;
+  bytes: number;
+}
+
+function parseFlags(argv: string[]): Flags {
+  const f: Flags = { quick: false, model: path.join(ROOT, 'models', 'mb-small'), ep: ['cpu'], threads: 0, bytes: 0 };
+  for (let i = 0; i < argv.length; i++) {
+    const [k, inline] = argv[i].split(/=(.*)/s);
+    const val = () => inline ?? argv[++i];
+    switch (k) {
+      case '--quick': f.quick = true; break;
+      case '--model': f.model = path.resolve(val()); break;
+      case '--baseline': f.baseline = path.resolve(val()); break;
+      case '--ep': f.ep = val().split(',') as ExecutionProvider[]; break;
+      case '--threads': f.threads = Number(val()); break;
+      case '--child': f.child = val(); break;
+      case '--bytes': f.bytes = Number(val()); break;
+      default: throw new Error(`unknown argument ${argv[i]} (usage: npm run bench -- [--quick] [--model DIR] [--baseline DIR] [--ep cpu] [--threads N])`);
+    }
+  }
+  return f;
+}
+
+// ---- models -------------------------------------------------------------------------------
+
+export interface ModelRef {
+  name: string;
+  dir: string;
+  architecture: string;
+  parameters: number;
+  manifestSha256: string;
+  weights: 'trained' | 'random';
+}
+
+function modelRef(dir: string): ModelRef {
+  const raw = readFileSync(path.join(dir, 'manifest.json'));
+  const m = JSON.parse(raw.toString('utf8'));
+  return {
+    name: m.name, dir: path.relative(ROOT, dir) || dir, architecture: m.architecture, parameters: m.parameters?.total,
+    manifestSha256: createHash('sha256').update(raw).digest('hex'),
+    weights: m.weights === 'random' || !m.training ? 'random' : 'trained',
+  };
+}
+
+/** models/plain-small if trained, else a random-initialised export in .cache/bench (timing only). */
+function baselineDir(flag?: string): string {
+  if (flag) return flag;
+  const trained = path.join(ROOT, 'models', 'plain-small');
+  if (existsSync(path.join(trained, 'manifest.json'))) return trained;
+  const dir = path.join(ROOT, '.cache', 'bench', 'plain-small');
+  if (!existsSync(path.join(dir, 'manifest.json'))) {
+    log('exporting a random-initialised plain-small baseline into .cache/bench/plain-small');
+    const r = spawnSync(process.execPath, ['scripts/python.mjs', 'models/training/export_random.py', '--preset', 'plain-small', '--out', dir],
+      { cwd: ROOT, stdio: ['ignore', 2, 2] }); // stdout stays JSON lines
+    if (r.status !== 0) throw new Error(`export_random.py failed (exit ${r.status})`);
+  }
+  return dir;
+}
+
+// ---- helpers --------------------------------------------------------------------------------
+
+function request(uri: string, version: number, offset: number, extra: Partial<CompleteRequest> = {}): CompleteRequest {
+  return { uri, version, offset, candidates: 3, maxBytes: 48, temperature: 0, topP: 1, stop: 'line', timeBudgetMs: 60_000, ...extra };
+}
+
+/** The longest event-loop stall of this thread while it runs: histogram (1 ms resolution) and a 1 ms interval's largest gap. */
+function stallMonitor(): { stop(): { max_delay_ms: number; p99_delay_ms: number; max_interval_gap_ms: number } } {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  let last = now();
+  let maxGap = 0;
+  const timer = setInterval(() => {
+    const t = now();
+    maxGap = Math.max(maxGap, t - last);
+    last = t;
+  }, 1);
+  return {
+    stop() {
+      clearInterval(timer);
+      maxGap = Math.max(maxGap, now() - last);
+      h.disable();
+      return { max_delay_ms: round(h.max / 1e6), p99_delay_ms: round(h.percentile(99) / 1e6), max_interval_gap_ms: round(maxGap) };
+    },
+  };
+}
+
+function runStatsDelta(core: EngineCore, before: { calls: number; ms: number }[]): { calls: number; ms: number }[] {
+  return core.rt.runStats.map((s, i) => ({ calls: s.calls - before[i].calls, ms: round(s.ms - before[i].ms) }));
+}
+
+const snapshot = (core: EngineCore) => core.rt.runStats.map((s) => ({ ...s }));
+
+// ---- 1. encode time vs length ---------------------------------------------------------------
+
+async function measureEncode(cfg: Config, mb: EngineCore, plain: EngineCore, src: Source, baselineWeights: string): Promise<void> {
+  const encodeMb = async (n: number) => {
+    const text = prefixText(src.bytes, n);
+    const reps = n <= 8 * KB ? 3 : 1;
+    const times: number[] = [];
+    let positions = 0;
+    let ort = 0;
+    for (let r = 0; r < reps; r++) {
+      const uri = `encode-${n}-${r}`;
+      mb.sync(uri, 1, text);
+      const before = snapshot(mb);
+      const t0 = now();
+      await mb.preEncode(uri, undefined, NEVER_CANCELLED);
+      times.push(now() - t0);
+      positions = mb.work(uri).positionsRun;
+      ort = runStatsDelta(mb, before)[0].ms;
+      mb.close(uri);
+    }
+    return { ms: median(times), positions, ort };
+  };
+  // The baseline: the same encodeGlobal over BOS + bytes, in chunks of 512 positions (measured
+  // fastest for the plain model here; the engine's preEncode would use 64).
+  const encodePlain = async (n: number) => {
+    const bytes = Buffer.from(prefixText(src.bytes, n), 'utf8');
+    const stream = new Uint16Array(bytes.length + 1);
+    stream[0] = BOS;
+    stream.set(bytes, 1);
+    const cache = new GlobalCache();
+    const t0 = now();
+    await encodeGlobal(plain.rt, cache, stream, stream.length, { chunkPatches: 512, cancel: NEVER_CANCELLED });
+    return { ms: now() - t0, positions: cache.positionsRun };
+  };
+  await encodeMb(256); // first runs allocate: keep them out of the table
+  await encodePlain(256);
+
+  const measured: { n: number; t: number; positions: number }[] = [];
+  const skipped: number[] = [];
+  const budget = cfg.baselineEncodeBudgetS * 1000;
+  for (const n of cfg.encodeLengths) {
+    if (skipped.length || (measured.length && fitTrend(measured).predict(n) > budget)) {
+      skipped.push(n);
+      continue;
+    }
+    log(`encode: baseline ${n} bytes`);
+    const r = await encodePlain(n);
+    measured.push({ n, t: r.ms, positions: r.positions });
+  }
+  // Fit points: double the longest measured length while its prediction stays within the budget.
+  const fitPoints: number[] = [];
+  for (;;) {
+    const last = measured[measured.length - 1].n * 2;
+    if (last >= cfg.encodeLengths[cfg.encodeLengths.length - 1] || cfg.encodeLengths.includes(last)) break;
+    if (fitTrend(measured).predict(last) > budget) break;
+    log(`encode: baseline ${last} bytes (fit point)`);
+    const r = await encodePlain(last);
+    measured.push({ n: last, t: r.ms, positions: r.positions });
+    fitPoints.push(last);
+  }
+  const trend = fitTrend(measured);
+  const all = [...cfg.encodeLengths, ...fitPoints].sort((a, b) => a - b);
+  for (const n of all) {
+    log(`encode: MEGABYTE ${n} bytes`);
+    const m = await encodeMb(n);
+    const b = measured.find((p) => p.n === n);
+    const baselineMs = b ? b.t : trend.predict(n);
+    emit({
+      measure: 'encode', bytes: n, megabyte_ms: round(m.ms), megabyte_ort_ms: round(m.ort), megabyte_global_positions: m.positions,
+      baseline_ms: round(baselineMs), baseline_positions: b ? b.positions : n + 1, extrapolated: !b,
+      ratio: round(baselineMs / m.ms, 2), fit_point: fitPoints.includes(n) || undefined,
+      baseline_weights: baselineWeights, source: src.name,
+    });
+  }
+  emit({
+    measure: 'encode_trend', model: 'baseline', formula: 't_ms = a*n + b*n^2', a: trend.a, b: trend.b,
+    from_lengths: measured.map((p) => p.n), budget_s: cfg.baselineEncodeBudgetS,
+  });
+}
+
+// ---- 2. keystroke latency -------------------------------------------------------------------
+
+interface Typed {
+  uri: string;
+  version: number;
+  offset: number;
+}
+
+/** A real line at or after 80% of the text: the first with at least `want` characters after its indent, else the longest. */
+function pickLine(text: string, want: number): { start: number; end: number; indent: string; content: string } {
+  let start = text.indexOf('\n', Math.floor(text.length * 0.8)) + 1;
+  let best: { start: number; end: number; indent: string; content: string } | undefined;
+  while (start > 0 && start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end);
+    const indent = /^[ \t]*/.exec(line)![0];
+    const content = line.slice(indent.length).replace(/\s+$/, '');
+    if (!best || content.length > best.content.length) best = { start, end, indent, content };
+    if (content.length >= want) break;
+    start = end + 1;
+  }
+  if (!best) return { start: text.length, end: text.length, indent: '', content: 'x'.repeat(want) };
+  return best;
+}
+
+async function replayTyping(core: EngineCore, label: string, text: string, keystrokes: number, budgetMs: number, onWarm?: () => void) {
+  const uri = `typing-${label}-${Buffer.byteLength(text)}`;
+  const line = pickLine(text, keystrokes);
+  const before = text.slice(0, line.start) + line.indent;
+  const after = text.slice(line.end);
+  let version = 1;
+  const t0 = now();
+  core.sync(uri, version, before + after);
+  await core.preEncode(uri, before.length, NEVER_CANCELLED);
+  await core.complete(request(uri, version, before.length));
+  const warmMs = now() - t0;
+  onWarm?.();
+  const chars = Array.from(line.content).slice(0, keystrokes);
+  const first: number[] = [];
+  const wall: number[] = [];
+  const encode: number[] = [];
+  const positions: number[] = [];
+  const stats0 = snapshot(core);
+  let typed = '';
+  for (const ch of chars) {
+    if (now() - t0 > budgetMs) break;
+    typed += ch;
+    version++;
+    const doc = before + typed + after;
+    const k0 = now();
+    core.sync(uri, version, doc);
+    const p0 = core.work(uri).positionsRun;
+    const r = await core.complete(request(uri, version, before.length + typed.length));
+    wall.push(now() - k0);
+    first.push(r.ms.first);
+    encode.push(r.ms.encode);
+    positions.push(core.work(uri).positionsRun - p0);
+  }
+  const n = wall.length;
+  const perLevel = runStatsDelta(core, stats0).map((s) => ({ calls_per_keystroke: round(s.calls / Math.max(1, n)), ms_per_keystroke: round(s.ms / Math.max(1, n)) }));
+  const typedState: Typed = { uri, version, offset: before.length + typed.length };
+  return {
+    result: {
+      keystrokes: n, line: line.indent + line.content.slice(0, 80), warm_ms: round(warmMs),
+      first_p50_ms: round(percentile(first, 50)), first_p95_ms: round(percentile(first, 95)),
+      wall_p50_ms: round(percentile(wall, 50)), wall_p95_ms: round(percentile(wall, 95)),
+      encode_p50_ms: round(percentile(encode, 50)),
+      global_positions_per_keystroke: round(positions.reduce((a, b) => a + b, 0) / Math.max(1, n), 2),
+      ort_per_level: perLevel, cut_by_budget: n < chars.length || undefined,
+    },
+    typed: typedState,
+  };
+}
+
+async function measureKeystrokes(cfg: Config, mb: EngineCore, plain: EngineCore, src: Source, baselineWeights: string): Promise<{ mbTyped: Typed; plainTyped: Typed; inProcessStall: Line }> {
+  const docs = [...new Set([cfg.baselineDoc, ...cfg.keystrokeDocs])].sort((a, b) => a - b);
+  const largest = docs[docs.length - 1];
+  let mbTyped: Typed | undefined;
+  let inProcessStall: Line | undefined;
+  for (const n of docs) {
+    const text = prefixText(src.bytes, n);
+    log(`keystrokes: MEGABYTE, ${n} byte document`);
+    // The in-process baseline of measurement 5: the engine on this thread while it encodes.
+    const mon = n === largest ? stallMonitor() : undefined;
+    let stall: ReturnType<ReturnType<typeof stallMonitor>['stop']> | undefined;
+    const r = await replayTyping(mb, 'mb', text, cfg.keystrokes, Infinity, () => { stall = mon?.stop(); });
+    if (stall) inProcessStall = { measure: 'stall_in_process', bytes: n, phase: 'encode + first completion, EngineCore on the main thread', ...stall, ms: r.result.warm_ms };
+    if (n === cfg.baselineDoc) mbTyped = r.typed;
+    emit({ measure: 'keystroke', model: 'megabyte', doc_bytes: n, ...r.result, baseline_side_by_side: n === cfg.baselineDoc });
+  }
+  log(`keystrokes: baseline, ${cfg.baselineDoc} byte document (budget ${cfg.baselineKeystrokeBudgetS} s)`);
+  const b = await replayTyping(plain, 'plain', prefixText(src.bytes, cfg.baselineDoc), cfg.keystrokes, cfg.baselineKeystrokeBudgetS * 1000);
+  emit({ measure: 'keystroke', model: 'baseline', doc_bytes: cfg.baselineDoc, ...b.result, baseline_weights: baselineWeights });
+  return { mbTyped: mbTyped!, plainTyped: b.typed, inProcessStall: inProcessStall! };
+}
+
+// ---- 3. generation speed --------------------------------------------------------------------
+
+async function generate(core: EngineCore, t: Typed, candidates: number, budgetMs: number) {
+  const r = await core.complete(request(t.uri, t.version, t.offset, { candidates, maxBytes: 256, stop: 'budget', timeBudgetMs: budgetMs }));
+  const bytes = r.candidates.reduce((a, c) => a + Buffer.byteLength(c.text, 'utf8'), 0);
+  const seconds = Math.max(1e-6, (r.ms.total - r.ms.encode) / 1000);
+  return {
+    candidates, bytes, seconds: round(seconds, 3), bytes_per_s: round(bytes / seconds), per_candidate_bytes_per_s: round(bytes / candidates / seconds),
+    stopped_by: [...new Set(r.candidates.map((c) => c.stoppedBy))].join(','),
+  };
+}
+
+async function measureGeneration(cfg: Config, mb: EngineCore, plain: EngineCore, mbTyped: Typed, plainTyped: Typed, baselineWeights: string): Promise<void> {
+  for (const k of [1, 4]) {
+    log(`generation: ${k} candidate(s)`);
+    const m = await generate(mb, mbTyped, k, 60_000);
+    const b = await generate(plain, plainTyped, k, cfg.baselineGenBudgetMs);
+    emit({
+      measure: 'generation', candidates: k, doc_bytes: cfg.baselineDoc, megabyte: m, baseline: b,
+      ratio: round(m.bytes_per_s / Math.max(1e-9, b.bytes_per_s), 2), baseline_time_budget_ms: cfg.baselineGenBudgetMs, baseline_weights: baselineWeights,
+    });
+  }
+}
+
+// ---- 4. memory (child process) --------------------------------------------------------------
+
+/** The first n bytes of the source, read without loading the rest (the child's RSS is the measurement). */
+function sourcePrefix(n: number): string {
+  const file = path.join(ROOT, TYPESCRIPT_JS);
+  if (!existsSync(file)) return prefixText(loadSource(ROOT, n).bytes, n);
+  const buf = Buffer.alloc(n + 4);
+  const fd = openSync(file, 'r');
+  try {
+    const got = readSync(fd, buf, 0, n + 4, 0);
+    return prefixText(buf.subarray(0, got), n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function childMemory(f: Flags): Promise<void> {
+  const t0 = now();
+  const core = await EngineCore.load(f.model, { executionProviders: f.ep, threads: f.threads });
+  let contextBytes = 0;
+  if (f.bytes > 0) {
+    const text = sourcePrefix(f.bytes);
+    core.sync('memory', 1, text);
+    const r = await core.complete(request('memory', 1, text.length));
+    contextBytes = r.contextBytes;
+  }
+  const ru = process.resourceUsage();
+  console.log(JSON.stringify({ max_rss_mb: round(ru.maxRSS / 1024), cache_mb: round(core.cacheBytes() / MB, 2), context_bytes: contextBytes, ms: round(now() - t0) }));
+  await core.dispose();
+}
+
+function spawnMemoryChild(f: Flags, bytes: number): Record<string, number> {
+  const args = [__filename, '--child', 'memory', '--model', f.model, '--bytes', String(bytes), '--ep', f.ep.join(','), '--threads', String(f.threads)];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', cwd: ROOT, maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`memory child failed (exit ${r.status}): ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+function measureMemory(cfg: Config, f: Flags): void {
+  log(`memory: child process, ${cfg.memoryBytes} byte document`);
+  const doc = spawnMemoryChild(f, cfg.memoryBytes);
+  const bare = spawnMemoryChild(f, 0);
+  emit({
+    measure: 'memory', doc_bytes: cfg.memoryBytes, max_rss_mb: doc.max_rss_mb, cache_mb: doc.cache_mb, ms: doc.ms,
+    baseline_model_only_max_rss_mb: bare.max_rss_mb, document_cost_mb: round(doc.max_rss_mb - bare.max_rss_mb),
+  });
+}
+
+// ---- 5. responsiveness ----------------------------------------------------------------------
+
+async function measureResponsiveness(cfg: Config, f: Flags, src: Source, inProcess: Line): Promise<void> {
+  const n = cfg.responsivenessBytes;
+  log(`responsiveness: worker engine, ${n} byte document`);
+  const engine = startEngine({ workerPath: path.join(ROOT, 'dist', 'worker.js'), executionProviders: f.ep, threads: f.threads });
+  try {
+    await engine.load(f.model);
+    const text = prefixText(src.bytes, n);
+    const uri = 'responsiveness';
+    let sawEncoding = false;
+    const encoded = new Promise<void>((resolve) => {
+      const sub = engine.onState((s) => {
+        if (s.kind === 'encoding' && s.uri === uri) sawEncoding = true;
+        if (s.kind === 'ready' && sawEncoding) {
+          sub.dispose();
+          resolve();
+        }
+      });
+    });
+    const monEncode = stallMonitor();
+    const t0 = now();
+    engine.sync(uri, 1, text);
+    await Promise.race([encoded, new Promise((r) => setTimeout(r, 600_000))]);
+    const encodeMs = now() - t0;
+    const encodeStall = monEncode.stop();
+    const monComplete = stallMonitor();
+    const t1 = now();
+    const r = await engine.complete(request(uri, 1, text.length));
+    const completeMs = now() - t1;
+    const completeStall = monComplete.stop();
+    emit({
+      measure: 'responsiveness', doc_bytes: n, worker: true,
+      encode: { ms: round(encodeMs), ...encodeStall }, complete: { ms: round(completeMs), engine_ms: r.ms, ...completeStall },
+      max_stall_ms: Math.max(encodeStall.max_delay_ms, encodeStall.max_interval_gap_ms, completeStall.max_delay_ms, completeStall.max_interval_gap_ms),
+      baseline_in_process: inProcess,
+    });
+  } finally {
+    await engine.dispose();
+  }
+}
+
+// ---- 6. quality -----------------------------------------------------------------------------
+
+async function bitsOf(core: EngineCore, files: HeldoutFile[], contextBytes = 0): Promise<{ bits: number; bytes: number; seconds: number }> {
+  let bits = 0;
+  let bytes = 0;
+  const t0 = now();
+  for (const [i, fl] of files.entries()) {
+    const uri = `score-${i}`;
+    core.sync(uri, 1, fl.text);
+    const r = await core.score({ uri, version: 1, contextBytes });
+    core.close(uri);
+    bits += r.totalBits;
+    bytes += r.bytes;
+  }
+  return { bits, bytes, seconds: (now() - t0) / 1000 };
+}
+
+/** Deterministic cursor positions at line starts: real lines (8..120 characters) in the first 64 KB of each file, spread evenly. */
+function nextLinePositions(files: HeldoutFile[], count: number): { file: number; start: number; end: number; line: string }[] {
+  const cands: { file: number; start: number; end: number; line: string }[] = [];
+  files.forEach((fl, fi) => {
+    let start = 0;
+    while (start < fl.text.length && start < 64 * KB) {
+      let end = fl.text.indexOf('\n', start);
+      if (end < 0) end = fl.text.length;
+      const line = fl.text.slice(start, end).replace(/\s+$/, '');
+      if (start >= 64 && line.trim().length >= 8 && line.length <= 120) cands.push({ file: fi, start, end, line });
+      start = end + 1;
+    }
+  });
+  if (!cands.length) return [];
+  const step = cands.length / Math.min(count, cands.length);
+  return Array.from({ length: Math.min(count, cands.length) }, (_, k) => cands[Math.floor(k * step + step / 2)]);
+}
+
+async function measureQuality(cfg: Config, mb: EngineCore, plain: EngineCore, baselineWeights: string): Promise<void> {
+  const corpus = path.join(ROOT, '.cache', 'corpus');
+  const sample = heldoutSample(corpus, cfg.heldoutBytes);
+  if (!sample || !sample.files.length) {
+    emit({ measure: 'quality', skipped: 'no held-out corpus (.cache/corpus/heldout.idx/.bin)' });
+    return;
+  }
+  const files = sample.files;
+  log(`quality: bits per byte over ${files.length} held-out files`);
+  const m = await bitsOf(mb, files);
+  let baselineBpb: number | null = null;
+  let baselineNote: string;
+  if (baselineWeights !== 'trained') baselineNote = 'not run: random weights (about log2(260) = 8 bits per byte by construction)';
+  else if (cfg.quick) baselineNote = 'not run in --quick';
+  else {
+    const b = await bitsOf(plain, files, 8192);
+    baselineBpb = round(b.bits / b.bytes, 4);
+    baselineNote = 'contextBytes 8192 (full context is quadratic for the plain model)';
+  }
+  log('quality: compressors');
+  const comp = compressorBpb(files.map((fl) => fl.bytes));
+  emit({
+    measure: 'quality', files: files.length, bytes: m.bytes, skipped_not_utf8: sample.skippedNotUtf8,
+    megabyte_bpb: round(m.bits / m.bytes, 4), megabyte_seconds: round(m.seconds, 2), manifest_heldout_bpb: mb.info().heldoutBpb ?? null,
+    baseline_bpb: baselineBpb, baseline_weights: baselineWeights, baseline_note: baselineNote, compressors_bpb: comp,
+  });
+
+  if (cfg.longContext) {
+    const long = longHeldout(corpus, 256 * KB, 512 * KB, 2);
+    if (!long.length) emit({ measure: 'long_context', skipped: 'no held-out file over 256 KB' });
+    for (const fl of long) {
+      log(`quality: long-context gain on ${fl.name} (first ${fl.bytes.length} bytes)`);
+      const full = await bitsOf(mb, [fl]);
+      const short = await bitsOf(mb, [fl], 8192);
+      const fullBpb = full.bits / full.bytes;
+      const shortBpb = short.bits / short.bytes;
+      emit({
+        measure: 'long_context', file: fl.name, bytes: fl.bytes.length, bpb_full_context: round(fullBpb, 4), bpb_context_8192: round(shortBpb, 4),
+        gain_bits_per_byte: round(shortBpb - fullBpb, 4), gain_percent: round((100 * (shortBpb - fullBpb)) / shortBpb, 2),
+      });
+    }
+  }
+
+  log(`quality: next-line exact match at ${cfg.nextLines} positions`);
+  const pos = nextLinePositions(files, cfg.nextLines);
+  let exact = 0;
+  let prefixSum = 0;
+  const firstMs: number[] = [];
+  const examples: { file: string; want: string; got: string }[] = [];
+  for (const [k, p] of pos.entries()) {
+    const fl = files[p.file];
+    const doc = fl.text.slice(0, p.start) + fl.text.slice(p.end); // the line removed, the cursor on its (now empty) line
+    const uri = `nextline-${k}`;
+    mb.sync(uri, 1, doc);
+    const r = await mb.complete(request(uri, 1, p.start, { candidates: 1, maxBytes: 200, timeBudgetMs: 20_000 }));
+    mb.close(uri);
+    const got = r.candidates[0].text.replace(/\s+$/, '');
+    if (got === p.line) exact++;
+    let c = 0;
+    while (c < got.length && c < p.line.length && got[c] === p.line[c]) c++;
+    prefixSum += c / p.line.length;
+    firstMs.push(r.ms.total);
+    if (examples.length < 3) examples.push({ file: fl.name, want: p.line.slice(0, 80), got: got.slice(0, 80) });
+  }
+  emit({
+    measure: 'next_line', positions: pos.length, exact, exact_rate: round(exact / Math.max(1, pos.length), 3),
+    mean_prefix_match: round(prefixSum / Math.max(1, pos.length), 3), completion_p50_ms: round(median(firstMs)), examples,
+  });
+}
+
+// ---- main -----------------------------------------------------------------------------------
+
+function dateStamp(): string {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+function commandLine(): string {
+  const args = process.argv.slice(2).join(' ');
+  return process.env.npm_lifecycle_event === 'bench' ? `npm run bench${args ? ` -- ${args}` : ''}` : `node ${path.relative(ROOT, process.argv[1])} ${args}`.trim();
+}
+
+async function main(): Promise<void> {
+  const f = parseFlags(process.argv.slice(2));
+  if (f.child === 'memory') return childMemory(f);
+  const cfg = f.quick ? QUICK : FULL;
+  const loadStart = os.loadavg();
+  const model = modelRef(f.model);
+  const baseline = modelRef(baselineDir(f.baseline));
+  const src = loadSource(ROOT, Math.max(...cfg.encodeLengths, ...cfg.keystrokeDocs, cfg.responsivenessBytes));
+  log(`${cfg.quick ? 'quick' : 'full'} run: ${model.name} vs ${baseline.name} (${baseline.weights} weights), text: ${src.name}`);
+  const opts = { executionProviders: f.ep, threads: f.threads };
+  const mb = await EngineCore.load(f.model, opts);
+  const plain = await EngineCore.load(path.resolve(ROOT, baseline.dir), opts);
+
+  await measureEncode(cfg, mb, plain, src, baseline.weights);
+  const { mbTyped, plainTyped, inProcessStall } = await measureKeystrokes(cfg, mb, plain, src, baseline.weights);
+  await measureGeneration(cfg, mb, plain, mbTyped, plainTyped, baseline.weights);
+  await mb.dispose();
+  await plain.dispose();
+  measureMemory(cfg, f);
+  await measureResponsiveness(cfg, f, src, inProcessStall);
+  const qmb = await EngineCore.load(f.model, opts);
+  const qplain = await EngineCore.load(path.resolve(ROOT, baseline.dir), opts);
+  await measureQuality(cfg, qmb, qplain, baseline.weights);
+  await qmb.dispose();
+  await qplain.dispose();
+
+  const seconds = round((now() - T0) / 1000);
+  const stamp = `results-${dateStamp()}${cfg.quick ? '-quick' : ''}`;
+  const dir = path.join(ROOT, 'test', 'bench');
+  mkdirSync(dir, { recursive: true });
+  const machine = {
+    cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memory_gb: round(os.totalmem() / 1024 ** 3), node: process.version,
+    platform: `${os.platform()} ${os.release()}`, loadavg_at_start: loadStart.map((x) => round(x, 2)), ep: mb.rt.ep,
+  };
+  const meta = { date: dateStamp(), command: commandLine(), quick: cfg.quick, seconds, machine, model, baseline, source: src.name, config: cfg };
+  const summary = summarize(lines, seconds, cfg);
+  log('writing the report and plots');
+  const written = await writeReport(dir, stamp, meta, lines, summary);
+  writeFileSync(path.join(dir, `${stamp}.json`), JSON.stringify({ ...meta, measurements: lines, summary, files: written.map((w) => path.relative(ROOT, w)) }, null, 1) + '\n');
+  console.log(JSON.stringify({ ...summary, results: path.relative(ROOT, path.join(dir, `${stamp}.md`)) }));
+}
+
+function summarize(all: Line[], seconds: number, cfg: Config): Line {
+  const get = (m: string, pred: (l: Line) => boolean = () => true) => all.find((l) => l.measure === m && pred(l));
+  const enc = all.filter((l) => l.measure === 'encode' && !l.fit_point);
+  const lastEnc = enc[enc.length - 1];
+  const kb = get('keystroke', (l) => l.model === 'baseline');
+  const km = get('keystroke', (l) => l.model === 'megabyte' && l.doc_bytes === cfg.baselineDoc);
+  const kLarge = get('keystroke', (l) => l.model === 'megabyte' && l.doc_bytes === cfg.keystrokeDocs[cfg.keystrokeDocs.length - 1]);
+  const g1 = get('generation', (l) => l.candidates === 1) as { megabyte: { bytes_per_s: number }; baseline: { bytes_per_s: number }; ratio: number } & Line | undefined;
+  const g4 = get('generation', (l) => l.candidates === 4) as { megabyte: { bytes_per_s: number } } & Line | undefined;
+  const mem = get('memory');
+  const resp = get('responsiveness');
+  const q = get('quality');
+  const nl = get('next_line');
+  return {
+    measure: 'summary', quick: cfg.quick, seconds,
+    encode: lastEnc && { bytes: lastEnc.bytes, megabyte_ms: lastEnc.megabyte_ms, baseline_ms: lastEnc.baseline_ms, extrapolated: lastEnc.extrapolated, ratio: lastEnc.ratio },
+    keystroke: {
+      doc_bytes: cfg.baselineDoc, megabyte_first_p50_ms: km?.first_p50_ms, megabyte_first_p95_ms: km?.first_p95_ms,
+      baseline_first_p50_ms: kb?.first_p50_ms, baseline_first_p95_ms: kb?.first_p95_ms, baseline_keystrokes: kb?.keystrokes,
+      large_doc_bytes: kLarge?.doc_bytes, large_first_p50_ms: kLarge?.first_p50_ms, large_first_p95_ms: kLarge?.first_p95_ms,
+    },
+    generation: { megabyte_bytes_per_s_1: g1?.megabyte.bytes_per_s, megabyte_bytes_per_s_4: g4?.megabyte.bytes_per_s, baseline_bytes_per_s_1: g1?.baseline.bytes_per_s, ratio_1: g1?.ratio },
+    memory: mem && { doc_bytes: mem.doc_bytes, max_rss_mb: mem.max_rss_mb, model_only_max_rss_mb: mem.baseline_model_only_max_rss_mb },
+    responsiveness: resp && { doc_bytes: resp.doc_bytes, worker_max_stall_ms: resp.max_stall_ms, in_process_max_stall_ms: (resp.baseline_in_process as Line)?.max_delay_ms, in_process_bytes: (resp.baseline_in_process as Line)?.bytes },
+    quality: q && { megabyte_bpb: q.megabyte_bpb, baseline_bpb: q.baseline_bpb, baseline_weights: q.baseline_weights, compressors_bpb: q.compressors_bpb, next_line_exact: nl && `${nl.exact}/${nl.positions}` },
+  };
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.stack ?? e.message : String(e));
+  process.exit(1);
+});

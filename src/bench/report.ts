@@ -1,0 +1,172 @@
+// The dated results table (Markdown) and its plots, from the measurement lines of one run.
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Line, ModelRef } from './bench';
+import { barChart, Chart, logLogChart, writeCharts } from './plot';
+
+interface Meta {
+  date: string;
+  command: string;
+  quick: boolean;
+  seconds: number;
+  machine: { cpu: string; cores: number; memory_gb: number; node: string; platform: string; loadavg_at_start: number[]; ep: string };
+  model: ModelRef;
+  baseline: ModelRef;
+  source: string;
+}
+
+type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const kb = (n: number) => (n >= 1 << 20 ? `${n / (1 << 20)} MB` : n >= 1024 ? `${n / 1024} KB` : `${n} B`);
+const num = (v: unknown, unit = '') => (v === null || v === undefined || (typeof v === 'number' && !Number.isFinite(v)) ? '—' : `${typeof v === 'number' ? v.toLocaleString('en-US') : String(v)}${unit}`);
+const row = (cells: unknown[]) => `| ${cells.map((c) => String(c)).join(' | ')} |`;
+const table = (head: string[], rows: unknown[][]) => [row(head), row(head.map(() => '---')), ...rows.map(row)].join('\n');
+
+export async function writeReport(dir: string, stamp: string, meta: Meta, lines: Line[], summary: Line): Promise<string[]> {
+  const L = (m: string) => lines.filter((l) => l.measure === m) as Any[];
+  const base = `${meta.baseline.name} (${meta.baseline.weights} weights)`;
+  const charts: Chart[] = [];
+  const md: string[] = [];
+  md.push(`# Benchmark ${meta.date}${meta.quick ? ' (--quick)' : ''}: ${meta.model.name} vs ${meta.baseline.name}`, '');
+  md.push(`\`${meta.command}\` — ${meta.seconds} s in all.`, '');
+  md.push(table(['', ''], [
+    ['machine', `${meta.machine.cpu}, ${meta.machine.cores} cores, ${meta.machine.memory_gb} GB, ${meta.machine.platform}`],
+    ['node', meta.machine.node],
+    ['execution provider', meta.machine.ep],
+    ['load average at start', meta.machine.loadavg_at_start.join(', ')],
+    ['model', `${meta.model.name} (${meta.model.architecture}, ${num(meta.model.parameters)} parameters), \`${meta.model.dir}\`, manifest sha256 \`${meta.model.manifestSha256.slice(0, 16)}…\``],
+    ['baseline', `${meta.baseline.name} (${meta.baseline.architecture}, ${num(meta.baseline.parameters)} parameters, **${meta.baseline.weights} weights**), \`${meta.baseline.dir}\`, manifest sha256 \`${meta.baseline.manifestSha256.slice(0, 16)}…\``],
+    ['text for timings', `\`${meta.source}\``],
+  ]), '');
+  if (meta.baseline.weights === 'random') {
+    md.push('The baseline has random weights: its timings are valid (a forward pass costs the same whatever the weights), its bits per byte are not.', '');
+  }
+
+  // 1. encode
+  const enc = L('encode');
+  const trend = L('encode_trend')[0];
+  md.push('## 1. Encode time vs length', '');
+  md.push(`MEGABYTE: \`EngineCore.preEncode\` (global level only, one position per 64 bytes). Baseline: the same \`encodeGlobal\` over every byte, 512 positions per run. Lengths whose predicted baseline time exceeds ${trend?.budget_s} s are extrapolated from t = a·n + b·n² fitted to the measured ones (*italic*).`, '');
+  md.push(table(['bytes', 'MEGABYTE ms', 'global positions', 'baseline ms', 'baseline / MEGABYTE'], enc.map((l) => [
+    kb(l.bytes) + (l.fit_point ? ' (fit point)' : ''), num(l.megabyte_ms), num(l.megabyte_global_positions),
+    l.extrapolated ? `*${num(l.baseline_ms)}*` : num(l.baseline_ms), l.extrapolated ? `*${num(l.ratio)}×*` : `${num(l.ratio)}×`,
+  ])), '');
+  if (enc.length) {
+    charts.push(logLogChart(path.join(dir, `${stamp}-encode`), 'Encode time vs document length', 'document length', 'milliseconds (log)', [
+      { name: meta.model.name, points: enc.map((l) => ({ x: l.bytes, y: l.megabyte_ms })) },
+      { name: `${meta.baseline.name} (${meta.baseline.weights})`, points: enc.map((l) => ({ x: l.bytes, y: l.baseline_ms, hollow: l.extrapolated })), dashHollow: true },
+    ]));
+    md.push(`![encode time](${stamp}-encode.png)`, '');
+  }
+
+  // 2. keystrokes
+  const ks = L('keystroke');
+  md.push('## 2. Keystroke latency', '');
+  md.push('A real line typed one character at a time at the cursor (the line removed from the document first); per keystroke `sync` + `complete` (3 candidates, 48 bytes, stop at the line end). `first`: engine time to the first finished candidate; `wall`: sync + complete as the caller sees it.', '');
+  md.push(table(['document', 'model', 'keystrokes', 'first p50 / p95 ms', 'wall p50 / p95 ms', 'global positions per keystroke', 'warm-up ms'], ks.map((l) => [
+    kb(l.doc_bytes), l.model === 'baseline' ? base : meta.model.name, num(l.keystrokes) + (l.cut_by_budget ? ' (time cap)' : ''),
+    `${num(l.first_p50_ms)} / ${num(l.first_p95_ms)}`, `${num(l.wall_p50_ms)} / ${num(l.wall_p95_ms)}`, num(l.global_positions_per_keystroke), num(l.warm_ms),
+  ])), '');
+  if (ks.length) {
+    const docs = [...new Set(ks.map((l) => l.doc_bytes as number))].sort((a, b) => a - b);
+    const val = (model: string, key: string) => docs.map((d) => ks.find((l) => l.model === model && l.doc_bytes === d)?.[key] ?? null);
+    charts.push(barChart(path.join(dir, `${stamp}-keystroke`), 'Keystroke latency (time to first candidate)', 'milliseconds', docs.map(kb), [
+      { name: `${meta.model.name} p50`, values: val('megabyte', 'first_p50_ms') },
+      { name: `${meta.model.name} p95`, values: val('megabyte', 'first_p95_ms') },
+      { name: `${meta.baseline.name} p50`, values: val('baseline', 'first_p50_ms') },
+      { name: `${meta.baseline.name} p95`, values: val('baseline', 'first_p95_ms') },
+    ]));
+    md.push(`![keystroke latency](${stamp}-keystroke.png)`, '');
+  }
+
+  // 3. generation
+  const gen = L('generation');
+  md.push('## 3. Generation speed', '');
+  md.push(`Greedy, stop 'budget', 256 bytes per candidate, in the warm ${kb(gen[0]?.doc_bytes ?? 0)} document; seconds exclude encoding. The baseline's requests are capped at ${num(gen[0]?.baseline_time_budget_ms)} ms (a rate stays a rate).`, '');
+  md.push(table(['candidates', 'model', 'bytes', 'seconds', 'bytes/s (all candidates)', 'bytes/s per candidate', 'stopped by'], gen.flatMap((l) => [
+    [l.candidates, meta.model.name, l.megabyte.bytes, l.megabyte.seconds, num(l.megabyte.bytes_per_s), num(l.megabyte.per_candidate_bytes_per_s), l.megabyte.stopped_by],
+    [l.candidates, base, l.baseline.bytes, l.baseline.seconds, num(l.baseline.bytes_per_s), num(l.baseline.per_candidate_bytes_per_s), l.baseline.stopped_by],
+  ])), '');
+  md.push(gen.map((l) => `${l.candidates} candidate(s): MEGABYTE / baseline = ${num(l.ratio)}×.`).join(' '), '');
+  if (gen.length) {
+    charts.push(barChart(path.join(dir, `${stamp}-generation`), 'Generation speed', 'bytes per second (all candidates)', gen.map((l) => `${l.candidates} candidate${l.candidates > 1 ? 's' : ''}`), [
+      { name: meta.model.name, values: gen.map((l) => l.megabyte.bytes_per_s) },
+      { name: `${meta.baseline.name} (${meta.baseline.weights})`, values: gen.map((l) => l.baseline.bytes_per_s) },
+    ]));
+    md.push(`![generation speed](${stamp}-generation.png)`, '');
+  }
+
+  // 4. memory
+  const mem = L('memory')[0];
+  md.push('## 4. Memory', '');
+  if (mem) {
+    md.push(`Peak RSS (\`process.resourceUsage().maxRSS\`) of a child process that loads ${meta.model.name}, opens a ${kb(mem.doc_bytes)} document and completes once, and of one that only loads the model.`, '');
+    md.push(table(['process', 'peak RSS MB', 'KV cache MB'], [
+      [`model + ${kb(mem.doc_bytes)} document + one completion`, num(mem.max_rss_mb), num(mem.cache_mb)],
+      ['model only', num(mem.baseline_model_only_max_rss_mb), '0'],
+      ['the document\'s cost', num(mem.document_cost_mb), ''],
+    ]), '');
+  }
+
+  // 5. responsiveness
+  const resp = L('responsiveness')[0];
+  md.push('## 5. Responsiveness of the extension host\'s thread', '');
+  if (resp) {
+    const ip = resp.baseline_in_process;
+    md.push('Longest stall of the main thread: `monitorEventLoopDelay` (1 ms resolution) maximum, and the largest gap between ticks of a 1 ms `setInterval`.', '');
+    md.push(table(['engine', 'phase', 'document', 'ms', 'max event-loop delay ms', 'max 1 ms interval gap ms'], [
+      ['WorkerEngine (worker_thread)', 'sync + background encode', kb(resp.doc_bytes), num(resp.encode.ms), num(resp.encode.max_delay_ms), num(resp.encode.max_interval_gap_ms)],
+      ['WorkerEngine (worker_thread)', 'complete', kb(resp.doc_bytes), num(resp.complete.ms), num(resp.complete.max_delay_ms), num(resp.complete.max_interval_gap_ms)],
+      ...(ip ? [['EngineCore on the main thread (baseline)', 'encode + first completion', kb(ip.bytes), num(ip.ms), num(ip.max_delay_ms), num(ip.max_interval_gap_ms)]] : []),
+    ]), '');
+  }
+
+  // 6. quality
+  const q = L('quality')[0];
+  md.push('## 6. Quality', '');
+  if (q?.skipped) md.push(`Skipped: ${q.skipped}.`, '');
+  else if (q) {
+    md.push(`Bits per byte on a deterministic sample of whole held-out files (${q.files} files, ${num(q.bytes)} bytes; the selection of \`models/training/eval.py\` \`heldout_files\`${q.skipped_not_utf8 ? `, ${q.skipped_not_utf8} non-UTF-8 files dropped` : ''}); compressors run on each file on its own.`, '');
+    const comp = q.compressors_bpb as Record<string, number | null>;
+    md.push(table(['model or compressor', 'bits per byte'], [
+      [`${meta.model.name} (engine score)`, num(q.megabyte_bpb)],
+      [base, q.baseline_bpb === null ? `— (${q.baseline_note})` : `${num(q.baseline_bpb)} (${q.baseline_note})`],
+      ...Object.entries(comp).map(([k, v]) => [k, v === null ? '— (not installed)' : num(v)]),
+    ]), '');
+    const names = [meta.model.name, `${meta.baseline.name}`, ...Object.keys(comp)];
+    charts.push(barChart(path.join(dir, `${stamp}-quality`), 'Bits per byte on held-out files (lower is better)', 'bits per byte', names, [
+      { name: 'bpb', values: [q.megabyte_bpb, q.baseline_bpb, ...Object.values(comp)] },
+    ], 'n/a: not run or not installed'));
+    md.push(`![bits per byte](${stamp}-quality.png)`, '');
+  }
+  const lc = L('long_context');
+  if (lc.length) {
+    md.push('Long-context gain: the same bytes scored with the whole file before them vs 4–8 KB (`contextBytes: 8192`).', '');
+    md.push(lc[0].skipped ? `Skipped: ${lc[0].skipped}.` : table(['file', 'bytes', 'bpb full context', 'bpb 8 KB context', 'gain'], lc.map((l) => [
+      l.file, num(l.bytes), num(l.bpb_full_context), num(l.bpb_context_8192), `${num(l.gain_bits_per_byte)} (${num(l.gain_percent)}%)`,
+    ])), '');
+  } else if (meta.quick) md.push('Long-context gain: not run in --quick.', '');
+  const nl = L('next_line')[0];
+  if (nl) {
+    md.push(`Next-line exact match: ${nl.exact} of ${nl.positions} (${num(nl.exact_rate * 100)}%) held-out lines reproduced exactly by a greedy completion at the line start (the line removed from the file, stop at the line end); mean matched prefix ${num(nl.mean_prefix_match * 100)}% of the line; p50 ${num(nl.completion_p50_ms)} ms per completion.`, '');
+    if (nl.examples?.length) md.push(table(['file', 'real line', 'completion'], nl.examples.map((e: Any) => [e.file, '`' + e.want.replace(/[`|]/g, ' ') + '`', '`' + e.got.replace(/[`|]/g, ' ') + '`'])), '');
+  }
+
+  md.push('## Caveats', '');
+  const caveats = [
+    meta.baseline.weights === 'random' ? `The baseline \`${meta.baseline.name}\` has random weights (no trained plain model in \`models/plain-small\`): timings only.` : '',
+    `The load average at the start was ${meta.machine.loadavg_at_start.join(', ')} on ${meta.machine.cores} cores: timings on a busy machine are slower and noisier.`,
+    meta.quick ? 'A --quick run: shorter documents, fewer keystrokes, the baseline on a 2 KB document with time caps, no long-context test. Numbers are for checking the benchmark, not for quoting.' : '',
+    'The baseline\'s keystroke and generation runs go through the same engine (EngineCore), with its KV cache reused the same way; its encode runs 512 positions per call.',
+  ].filter(Boolean);
+  md.push(...caveats.map((c) => `- ${c}`), '');
+  md.push('Summary line:', '', '```json', JSON.stringify(summary), '```', '');
+
+  const plots = await writeCharts(charts);
+  // Plots that fell back to SVG: point the Markdown at them.
+  let text = md.join('\n');
+  for (const p of plots) if (p.endsWith('.svg')) text = text.replace(path.basename(p).replace(/\.svg$/, '.png'), path.basename(p));
+  const mdFile = path.join(dir, `${stamp}.md`);
+  writeFileSync(mdFile, text);
+  return [mdFile, ...plots];
+}
