@@ -53,3 +53,20 @@ test('a killed worker is restarted within 2 s and the next completion works', as
   assert.deepEqual(after.candidates.map((c) => c.text), before.candidates.map((c) => c.text));
   await engine.dispose();
 });
+
+test('loading a damaged model fails with a message naming the file and the previous model keeps serving', async () => {
+  const { cpSync, mkdtempSync, truncateSync, rmSync } = await import('node:fs');
+  const os = await import('node:os');
+  const bad = mkdtempSync(path.join(os.tmpdir(), 'mb-bad-'));
+  cpSync(MODEL_DIR, bad, { recursive: true });
+  truncateSync(path.join(bad, 'level0.onnx'), 1000);
+  const engine = startEngine({ workerPath, executionProviders: ['cpu'] });
+  await engine.load(MODEL_DIR);
+  await assert.rejects(engine.load(bad), /level0\.onnx: size 1000 bytes/);
+  assert.equal(engine.model?.dir, MODEL_DIR);
+  engine.sync('d', 1, 'def f():\n    return ');
+  const r = await engine.complete({ uri: 'd', version: 1, offset: 20, candidates: 1, maxBytes: 8, temperature: 0, topP: 1, stop: 'budget', timeBudgetMs: 10000 });
+  assert.equal(r.candidates.length, 1);
+  await engine.dispose();
+  rmSync(bad, { recursive: true });
+});
