@@ -22,6 +22,8 @@ import { fitTrend, median, percentile, round } from './stats';
 import { writeReport } from './report';
 
 const KB = 1024;
+/** Keystrokes the baseline types even past its time cap (percentiles of fewer mean nothing). */
+const MIN_KEYSTROKES = 3;
 const MB = 1024 * 1024;
 
 export interface Config {
@@ -33,13 +35,15 @@ export interface Config {
   keystrokes: number;
   /** The document the plain baseline types into (and generates in), MEGABYTE alongside. */
   baselineDoc: number;
-  /** Wall-clock cap on the baseline's keystroke replay, warm-up included. */
+  /** Wall-clock cap on the baseline's keystrokes after its warm-up (at least MIN_KEYSTROKES run). */
   baselineKeystrokeBudgetS: number;
   /** timeBudgetMs of the baseline's generation requests (bytes/s stays a valid rate when cut). */
   baselineGenBudgetMs: number;
   memoryBytes: number;
   responsivenessBytes: number;
   heldoutBytes: number;
+  /** Largest file the held-out sample takes (eval.py heldout_files' max_file). */
+  heldoutMaxFile: number;
   nextLines: number;
   longContext: boolean;
 }
@@ -56,6 +60,7 @@ const FULL: Config = {
   memoryBytes: 1 * MB,
   responsivenessBytes: 1 * MB,
   heldoutBytes: 200 * KB,
+  heldoutMaxFile: 1 * MB,
   nextLines: 30,
   longContext: true,
 };
@@ -65,7 +70,7 @@ const FULL: Config = {
 const QUICK: Config = {
   quick: true,
   encodeLengths: [1 * KB, 8 * KB, 64 * KB],
-  baselineEncodeBudgetS: 5,
+  baselineEncodeBudgetS: 3,
   keystrokeDocs: [10 * KB, 64 * KB],
   keystrokes: 12,
   baselineDoc: 2 * KB,
@@ -74,6 +79,7 @@ const QUICK: Config = {
   memoryBytes: 64 * KB,
   responsivenessBytes: 256 * KB,
   heldoutBytes: 30 * KB,
+  heldoutMaxFile: 16 * KB,
   nextLines: 10,
   longContext: false,
 };
@@ -138,8 +144,10 @@ export interface ModelRef {
   dir: string;
   architecture: string;
   parameters: number;
-  manifestSha256: string;
+  manifest_sha256: string;
   weights: 'trained' | 'random';
+  /** Optimizer steps from the manifest's `training` entry (null: none recorded). */
+  training_steps: number | null;
 }
 
 function modelRef(dir: string): ModelRef {
@@ -147,8 +155,9 @@ function modelRef(dir: string): ModelRef {
   const m = JSON.parse(raw.toString('utf8'));
   return {
     name: m.name, dir: path.relative(ROOT, dir) || dir, architecture: m.architecture, parameters: m.parameters?.total,
-    manifestSha256: createHash('sha256').update(raw).digest('hex'),
+    manifest_sha256: createHash('sha256').update(raw).digest('hex'),
     weights: m.weights === 'random' || !m.training ? 'random' : 'trained',
+    training_steps: typeof m.training?.steps === 'number' ? m.training.steps : null,
   };
 }
 
@@ -174,14 +183,16 @@ function request(uri: string, version: number, offset: number, extra: Partial<Co
 }
 
 /** The longest event-loop stall of this thread while it runs: histogram (1 ms resolution) and a 1 ms interval's largest gap. */
-function stallMonitor(): { stop(): { max_delay_ms: number; p99_delay_ms: number; max_interval_gap_ms: number } } {
+function stallMonitor(): { stop(): { max_delay_ms: number; p99_delay_ms: number; max_interval_gap_ms: number; gaps_over_50ms: number } } {
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
   let last = now();
   let maxGap = 0;
+  let over50 = 0;
   const timer = setInterval(() => {
     const t = now();
     maxGap = Math.max(maxGap, t - last);
+    if (t - last > 50) over50++;
     last = t;
   }, 1);
   return {
@@ -189,7 +200,7 @@ function stallMonitor(): { stop(): { max_delay_ms: number; p99_delay_ms: number;
       clearInterval(timer);
       maxGap = Math.max(maxGap, now() - last);
       h.disable();
-      return { max_delay_ms: round(h.max / 1e6), p99_delay_ms: round(h.percentile(99) / 1e6), max_interval_gap_ms: round(maxGap) };
+      return { max_delay_ms: round(h.max / 1e6), p99_delay_ms: round(h.percentile(99) / 1e6), max_interval_gap_ms: round(maxGap), gaps_over_50ms: over50 };
     },
   };
 }
@@ -314,10 +325,10 @@ async function replayTyping(core: EngineCore, label: string, text: string, keyst
   let version = 1;
   const t0 = now();
   core.sync(uri, version, before + after);
-  await core.preEncode(uri, before.length, NEVER_CANCELLED);
-  await core.complete(request(uri, version, before.length));
+  await core.preEncode(uri, before.length, NEVER_CANCELLED); // what the worker does between keystrokes
   const warmMs = now() - t0;
   onWarm?.();
+  const t1 = now();
   const chars = Array.from(line.content).slice(0, keystrokes);
   const first: number[] = [];
   const wall: number[] = [];
@@ -326,7 +337,7 @@ async function replayTyping(core: EngineCore, label: string, text: string, keyst
   const stats0 = snapshot(core);
   let typed = '';
   for (const ch of chars) {
-    if (now() - t0 > budgetMs) break;
+    if (first.length >= MIN_KEYSTROKES && now() - t1 > budgetMs) break;
     typed += ch;
     version++;
     const doc = before + typed + after;
@@ -367,7 +378,7 @@ async function measureKeystrokes(cfg: Config, mb: EngineCore, plain: EngineCore,
     const mon = n === largest ? stallMonitor() : undefined;
     let stall: ReturnType<ReturnType<typeof stallMonitor>['stop']> | undefined;
     const r = await replayTyping(mb, 'mb', text, cfg.keystrokes, Infinity, () => { stall = mon?.stop(); });
-    if (stall) inProcessStall = { measure: 'stall_in_process', bytes: n, phase: 'encode + first completion, EngineCore on the main thread', ...stall, ms: r.result.warm_ms };
+    if (stall) inProcessStall = { measure: 'stall_in_process', bytes: n, phase: 'encode, EngineCore on the main thread', ...stall, ms: r.result.warm_ms };
     if (n === cfg.baselineDoc) mbTyped = r.typed;
     emit({ measure: 'keystroke', model: 'megabyte', doc_bytes: n, ...r.result, baseline_side_by_side: n === cfg.baselineDoc });
   }
@@ -428,7 +439,7 @@ async function childMemory(f: Flags): Promise<void> {
     contextBytes = r.contextBytes;
   }
   const ru = process.resourceUsage();
-  console.log(JSON.stringify({ max_rss_mb: round(ru.maxRSS / 1024), cache_mb: round(core.cacheBytes() / MB, 2), context_bytes: contextBytes, ms: round(now() - t0) }));
+  console.log(JSON.stringify({ max_rss_mb: round(ru.maxRSS / 1024), rss_after_mb: round(process.memoryUsage().rss / MB), cache_mb: round(core.cacheBytes() / MB, 2), context_bytes: contextBytes, ms: round(now() - t0) }));
   await core.dispose();
 }
 
@@ -444,7 +455,7 @@ function measureMemory(cfg: Config, f: Flags): void {
   const doc = spawnMemoryChild(f, cfg.memoryBytes);
   const bare = spawnMemoryChild(f, 0);
   emit({
-    measure: 'memory', doc_bytes: cfg.memoryBytes, max_rss_mb: doc.max_rss_mb, cache_mb: doc.cache_mb, ms: doc.ms,
+    measure: 'memory', doc_bytes: cfg.memoryBytes, max_rss_mb: doc.max_rss_mb, rss_after_mb: doc.rss_after_mb, baseline_model_only_rss_after_mb: bare.rss_after_mb, cache_mb: doc.cache_mb, ms: doc.ms,
     baseline_model_only_max_rss_mb: bare.max_rss_mb, document_cost_mb: round(doc.max_rss_mb - bare.max_rss_mb),
   });
 }
@@ -471,8 +482,11 @@ async function measureResponsiveness(cfg: Config, f: Flags, src: Source, inProce
     });
     const monEncode = stallMonitor();
     const t0 = now();
-    engine.sync(uri, 1, text);
-    await Promise.race([encoded, new Promise((r) => setTimeout(r, 600_000))]);
+    engine.sync(uri, 1, text, text.length); // a cursor: the worker encodes the edited document ahead
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([encoded, new Promise<void>((r) => { timer = setTimeout(() => { timedOut = true; r(); }, cfg.quick ? 60_000 : 600_000); })]);
+    clearTimeout(timer);
     const encodeMs = now() - t0;
     const encodeStall = monEncode.stop();
     const monComplete = stallMonitor();
@@ -482,7 +496,7 @@ async function measureResponsiveness(cfg: Config, f: Flags, src: Source, inProce
     const completeStall = monComplete.stop();
     emit({
       measure: 'responsiveness', doc_bytes: n, worker: true,
-      encode: { ms: round(encodeMs), ...encodeStall }, complete: { ms: round(completeMs), engine_ms: r.ms, ...completeStall },
+      encode: { ms: round(encodeMs), ...encodeStall, no_ready_event: timedOut || undefined }, complete: { ms: round(completeMs), engine_ms: r.ms, ...completeStall },
       max_stall_ms: Math.max(encodeStall.max_delay_ms, encodeStall.max_interval_gap_ms, completeStall.max_delay_ms, completeStall.max_interval_gap_ms),
       baseline_in_process: inProcess,
     });
@@ -508,12 +522,12 @@ async function bitsOf(core: EngineCore, files: HeldoutFile[], contextBytes = 0):
   return { bits, bytes, seconds: (now() - t0) / 1000 };
 }
 
-/** Deterministic cursor positions at line starts: real lines (8..120 characters) in the first 64 KB of each file, spread evenly. */
+/** Deterministic cursor positions at line starts: real lines (8..120 characters) in the first 16 KB of each file, spread evenly. */
 function nextLinePositions(files: HeldoutFile[], count: number): { file: number; start: number; end: number; line: string }[] {
   const cands: { file: number; start: number; end: number; line: string }[] = [];
   files.forEach((fl, fi) => {
     let start = 0;
-    while (start < fl.text.length && start < 64 * KB) {
+    while (start < fl.text.length && start < 16 * KB) {
       let end = fl.text.indexOf('\n', start);
       if (end < 0) end = fl.text.length;
       const line = fl.text.slice(start, end).replace(/\s+$/, '');
@@ -528,7 +542,7 @@ function nextLinePositions(files: HeldoutFile[], count: number): { file: number;
 
 async function measureQuality(cfg: Config, mb: EngineCore, plain: EngineCore, baselineWeights: string): Promise<void> {
   const corpus = path.join(ROOT, '.cache', 'corpus');
-  const sample = heldoutSample(corpus, cfg.heldoutBytes);
+  const sample = heldoutSample(corpus, cfg.heldoutBytes, cfg.heldoutMaxFile);
   if (!sample || !sample.files.length) {
     emit({ measure: 'quality', skipped: 'no held-out corpus (.cache/corpus/heldout.idx/.bin)' });
     return;
@@ -548,7 +562,7 @@ async function measureQuality(cfg: Config, mb: EngineCore, plain: EngineCore, ba
   log('quality: compressors');
   const comp = compressorBpb(files.map((fl) => fl.bytes));
   emit({
-    measure: 'quality', files: files.length, bytes: m.bytes, skipped_not_utf8: sample.skippedNotUtf8,
+    measure: 'quality', files: files.length, bytes: m.bytes, max_file_bytes: cfg.heldoutMaxFile, skipped_not_utf8: sample.skippedNotUtf8,
     megabyte_bpb: round(m.bits / m.bytes, 4), megabyte_seconds: round(m.seconds, 2), manifest_heldout_bpb: mb.info().heldoutBpb ?? null,
     baseline_bpb: baselineBpb, baseline_weights: baselineWeights, baseline_note: baselineNote, compressors_bpb: comp,
   });
@@ -580,15 +594,16 @@ async function measureQuality(cfg: Config, mb: EngineCore, plain: EngineCore, ba
     const doc = fl.text.slice(0, p.start) + fl.text.slice(p.end); // the line removed, the cursor on its (now empty) line
     const uri = `nextline-${k}`;
     mb.sync(uri, 1, doc);
-    const r = await mb.complete(request(uri, 1, p.start, { candidates: 1, maxBytes: 200, timeBudgetMs: 20_000 }));
+    const r = await mb.complete(request(uri, 1, p.start, { candidates: 1, maxBytes: 128, timeBudgetMs: 20_000 }));
     mb.close(uri);
-    const got = r.candidates[0].text.replace(/\s+$/, '');
+    const raw = r.candidates[0].text;
+    const got = raw.replace(/\s+$/, '');
     if (got === p.line) exact++;
     let c = 0;
     while (c < got.length && c < p.line.length && got[c] === p.line[c]) c++;
     prefixSum += c / p.line.length;
     firstMs.push(r.ms.total);
-    if (examples.length < 3) examples.push({ file: fl.name, want: p.line.slice(0, 80), got: got.slice(0, 80) });
+    if (examples.length < 3) examples.push({ file: fl.name, want: p.line.slice(0, 80), got: raw.slice(0, 80) });
   }
   emit({
     measure: 'next_line', positions: pos.length, exact, exact_rate: round(exact / Math.max(1, pos.length), 3),

@@ -52,7 +52,7 @@ function fmt(v: number, unit = ''): string {
   if (unit === 'B') return v >= 1 << 20 ? `${v / (1 << 20)} MB` : v >= 1024 ? `${v / 1024} KB` : `${v} B`;
   if (v >= 1000) return `${Math.round(v).toLocaleString('en-US')}`;
   if (v >= 10) return `${Math.round(v)}`;
-  return `${Number(v.toPrecision(2))}`;
+  return `${Number(v.toPrecision(3))}`;
 }
 
 /** A log-log line chart (x in bytes). */

@@ -18,7 +18,7 @@ interface Meta {
 type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const kb = (n: number) => (n >= 1 << 20 ? `${n / (1 << 20)} MB` : n >= 1024 ? `${n / 1024} KB` : `${n} B`);
-const num = (v: unknown, unit = '') => (v === null || v === undefined || (typeof v === 'number' && !Number.isFinite(v)) ? '—' : `${typeof v === 'number' ? v.toLocaleString('en-US') : String(v)}${unit}`);
+const num = (v: unknown, unit = '') => (v === null || v === undefined || (typeof v === 'number' && !Number.isFinite(v)) ? '—' : `${typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: 4 }) : String(v)}${unit}`);
 const row = (cells: unknown[]) => `| ${cells.map((c) => String(c)).join(' | ')} |`;
 const table = (head: string[], rows: unknown[][]) => [row(head), row(head.map(() => '---')), ...rows.map(row)].join('\n');
 
@@ -34,8 +34,8 @@ export async function writeReport(dir: string, stamp: string, meta: Meta, lines:
     ['node', meta.machine.node],
     ['execution provider', meta.machine.ep],
     ['load average at start', meta.machine.loadavg_at_start.join(', ')],
-    ['model', `${meta.model.name} (${meta.model.architecture}, ${num(meta.model.parameters)} parameters), \`${meta.model.dir}\`, manifest sha256 \`${meta.model.manifestSha256.slice(0, 16)}…\``],
-    ['baseline', `${meta.baseline.name} (${meta.baseline.architecture}, ${num(meta.baseline.parameters)} parameters, **${meta.baseline.weights} weights**), \`${meta.baseline.dir}\`, manifest sha256 \`${meta.baseline.manifestSha256.slice(0, 16)}…\``],
+    ['model', `${meta.model.name} (${meta.model.architecture}, ${num(meta.model.parameters)} parameters), \`${meta.model.dir}\`, manifest sha256 \`${meta.model.manifest_sha256.slice(0, 16)}…\``],
+    ['baseline', `${meta.baseline.name} (${meta.baseline.architecture}, ${num(meta.baseline.parameters)} parameters, **${meta.baseline.weights} weights**), \`${meta.baseline.dir}\`, manifest sha256 \`${meta.baseline.manifest_sha256.slice(0, 16)}…\``],
     ['text for timings', `\`${meta.source}\``],
   ]), '');
   if (meta.baseline.weights === 'random') {
@@ -101,11 +101,11 @@ export async function writeReport(dir: string, stamp: string, meta: Meta, lines:
   md.push('## 4. Memory', '');
   if (mem) {
     md.push(`Peak RSS (\`process.resourceUsage().maxRSS\`) of a child process that loads ${meta.model.name}, opens a ${kb(mem.doc_bytes)} document and completes once, and of one that only loads the model.`, '');
-    md.push(table(['process', 'peak RSS MB', 'KV cache MB'], [
-      [`model + ${kb(mem.doc_bytes)} document + one completion`, num(mem.max_rss_mb), num(mem.cache_mb)],
-      ['model only', num(mem.baseline_model_only_max_rss_mb), '0'],
-      ['the document\'s cost', num(mem.document_cost_mb), ''],
+    md.push(table(['process', 'peak RSS MB', 'RSS at the end MB', 'KV cache MB'], [
+      [`model + ${kb(mem.doc_bytes)} document + one completion`, num(mem.max_rss_mb), num(mem.rss_after_mb), num(mem.cache_mb)],
+      ['model only (baseline)', num(mem.baseline_model_only_max_rss_mb), num(mem.baseline_model_only_rss_after_mb), '0'],
     ]), '');
+    md.push(`The document adds ${num(mem.document_cost_mb)} MB to the peak (loading the model's graphs sets the peak when the document's cache is small).`, '');
   }
 
   // 5. responsiveness
@@ -114,11 +114,13 @@ export async function writeReport(dir: string, stamp: string, meta: Meta, lines:
   if (resp) {
     const ip = resp.baseline_in_process;
     md.push('Longest stall of the main thread: `monitorEventLoopDelay` (1 ms resolution) maximum, and the largest gap between ticks of a 1 ms `setInterval`.', '');
-    md.push(table(['engine', 'phase', 'document', 'ms', 'max event-loop delay ms', 'max 1 ms interval gap ms'], [
-      ['WorkerEngine (worker_thread)', 'sync + background encode', kb(resp.doc_bytes), num(resp.encode.ms), num(resp.encode.max_delay_ms), num(resp.encode.max_interval_gap_ms)],
-      ['WorkerEngine (worker_thread)', 'complete', kb(resp.doc_bytes), num(resp.complete.ms), num(resp.complete.max_delay_ms), num(resp.complete.max_interval_gap_ms)],
-      ...(ip ? [['EngineCore on the main thread (baseline)', 'encode + first completion', kb(ip.bytes), num(ip.ms), num(ip.max_delay_ms), num(ip.max_interval_gap_ms)]] : []),
+    const cells = (x: Any) => [num(x.max_delay_ms), num(x.p99_delay_ms), num(x.max_interval_gap_ms), num(x.gaps_over_50ms)];
+    md.push(table(['engine', 'phase', 'document', 'ms', 'max event-loop delay ms', 'p99 delay ms', 'max 1 ms interval gap ms', 'gaps > 50 ms'], [
+      ['WorkerEngine (worker_thread)', 'sync + background encode', kb(resp.doc_bytes), num(resp.encode.ms), ...cells(resp.encode)],
+      ['WorkerEngine (worker_thread)', 'complete', kb(resp.doc_bytes), num(resp.complete.ms), ...cells(resp.complete)],
+      ...(ip ? [['EngineCore on the main thread (baseline)', 'encode', kb(ip.bytes), num(ip.ms), ...cells(ip)]] : []),
     ]), '');
+    md.push('On a machine with more runnable threads than cores, the main thread also waits for a core: a stall with the worker is the scheduler\'s, not the engine\'s (compare the p99 and the count of long gaps).', '');
   }
 
   // 6. quality
@@ -126,7 +128,7 @@ export async function writeReport(dir: string, stamp: string, meta: Meta, lines:
   md.push('## 6. Quality', '');
   if (q?.skipped) md.push(`Skipped: ${q.skipped}.`, '');
   else if (q) {
-    md.push(`Bits per byte on a deterministic sample of whole held-out files (${q.files} files, ${num(q.bytes)} bytes; the selection of \`models/training/eval.py\` \`heldout_files\`${q.skipped_not_utf8 ? `, ${q.skipped_not_utf8} non-UTF-8 files dropped` : ''}); compressors run on each file on its own.`, '');
+    md.push(`Bits per byte on a deterministic sample of whole held-out files (${q.files} files, ${num(q.bytes)} bytes; the selection of \`models/training/eval.py\` \`heldout_files\` with max_file ${kb(q.max_file_bytes)}${q.skipped_not_utf8 ? `, ${q.skipped_not_utf8} non-UTF-8 files dropped` : ''}); compressors run on each file on its own.`, '');
     const comp = q.compressors_bpb as Record<string, number | null>;
     md.push(table(['model or compressor', 'bits per byte'], [
       [`${meta.model.name} (engine score)`, num(q.megabyte_bpb)],
@@ -149,11 +151,13 @@ export async function writeReport(dir: string, stamp: string, meta: Meta, lines:
   const nl = L('next_line')[0];
   if (nl) {
     md.push(`Next-line exact match: ${nl.exact} of ${nl.positions} (${num(nl.exact_rate * 100)}%) held-out lines reproduced exactly by a greedy completion at the line start (the line removed from the file, stop at the line end); mean matched prefix ${num(nl.mean_prefix_match * 100)}% of the line; p50 ${num(nl.completion_p50_ms)} ms per completion.`, '');
-    if (nl.examples?.length) md.push(table(['file', 'real line', 'completion'], nl.examples.map((e: Any) => [e.file, '`' + e.want.replace(/[`|]/g, ' ') + '`', '`' + e.got.replace(/[`|]/g, ' ') + '`'])), '');
+    const show = (t: string) => '`' + t.replace(/[`|]/g, ' ').replace(/\r?\n/g, '⏎') + '`';
+    if (nl.examples?.length) md.push(table(['file', 'real line', 'completion (⏎: newline)'], nl.examples.map((e: Any) => [e.file, show(e.want), show(e.got)])), '');
   }
 
   md.push('## Caveats', '');
   const caveats = [
+    meta.model.training_steps !== null ? `${meta.model.name} was trained for ${num(meta.model.training_steps)} steps (its manifest): its bits per byte and completions say how far training got, not what the architecture can do.` : '',
     meta.baseline.weights === 'random' ? `The baseline \`${meta.baseline.name}\` has random weights (no trained plain model in \`models/plain-small\`): timings only.` : '',
     `The load average at the start was ${meta.machine.loadavg_at_start.join(', ')} on ${meta.machine.cores} cores: timings on a busy machine are slower and noisier.`,
     meta.quick ? 'A --quick run: shorter documents, fewer keystrokes, the baseline on a 2 KB document with time caps, no long-context test. Numbers are for checking the benchmark, not for quoting.' : '',
