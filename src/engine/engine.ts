@@ -4,7 +4,7 @@
 //
 // Why this shape (measured on 2 CPU cores, see test/bench): a 1 MB file is 16,384 global
 // positions at 64 bytes per top patch, so the global model runs once per 64 bytes and its KV
-// cache for 1 MB is 16 MB; the inner levels only ever see one top patch (64 symbols). A
+// cache for 1 MB is 32 MB; the inner levels only ever see one top patch (64 symbols). A
 // keystroke costs the local level one step, a global step every 64 bytes, never a re-run of
 // the file. The fill-in-the-middle stream puts the far prefix first (plain text, its end
 // aligned to a top patch, reused across cursor moves), then SUF suffix PRE, then the near

@@ -75,7 +75,7 @@ class ModelConfig:
 
 
 PRESETS: dict[str, ModelConfig] = {
-    # The bundled default: trains on 2 CPU cores in about an hour; global KV at 1 MB = 16 MB.
+    # The bundled default: trains on 2 CPU cores; global KV cache at 1 MB = 32 MB (fp32).
     "mb-small": ModelConfig([8, 8], [
         LevelConfig(dim=256, layers=4, heads=4, kv_heads=1, embed_dim=16, rope_theta=500000.0),
         LevelConfig(dim=192, layers=2, heads=3, kv_heads=1, embed_dim=32),
