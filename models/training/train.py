@@ -85,6 +85,8 @@ def main(argv=None) -> dict:
                     help="bf16 autocast; auto: on for CUDA and for CPUs with AMX/AVX512-BF16 "
                          "(elsewhere bf16 is emulated and no faster than fp32)")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init-from", help="start from these weights (a checkpoint or a weights-only file, "
+                                        "e.g. models/training/checkpoints/mb-small.pt) with a fresh optimizer")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args(argv)
 
@@ -117,6 +119,10 @@ def main(argv=None) -> dict:
         opt.load_state_dict(st["opt"])
         step, seen_bytes, train_seconds = st["step"], st["seen_bytes"], st["train_seconds"]
         total = args.steps or st["total"]  # an explicit --steps extends (or cuts) the schedule
+    elif args.init_from:
+        st = torch.load(args.init_from, map_location=device, weights_only=False)
+        model.load_state_dict(st["model"])
+        seen_bytes = st.get("seen_bytes", 0)  # the bytes behind these weights keep counting
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp else model
     amp = args.amp == "on" or (args.amp == "auto" and bf16_is_fast(device))
     rng = np.random.default_rng(args.seed * 1000 + rank + step)
