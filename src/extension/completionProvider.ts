@@ -72,21 +72,27 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
     const abort = new AbortController();
     const onCancel = token.onCancellationRequested(() => abort.abort());
     try {
-      const result = await engine.complete(
-        {
-          uri,
-          version: document.version,
-          offset,
-          candidates: cfg.candidates,
-          maxBytes: cfg.maxBytes,
-          temperature: cfg.temperature,
-          topP: 0.95,
-          stop: cfg.stopRule,
-          timeBudgetMs: cfg.timeBudgetMs,
-        },
-        abort.signal,
-      );
+      const request = {
+        uri,
+        version: document.version,
+        offset,
+        candidates: cfg.candidates,
+        maxBytes: cfg.maxBytes,
+        temperature: cfg.temperature,
+        topP: 0.95,
+        stop: cfg.stopRule,
+        timeBudgetMs: cfg.timeBudgetMs,
+      };
+      let result = await engine.complete(request, abort.signal);
       if (token.isCancellationRequested) return undefined;
+      // The first request in a long document can spend its whole time budget encoding and come
+      // back empty. VS Code keeps that empty answer for this position (asking again with Alt+\
+      // does not call us), so ask once more now that the encoding is cached: this one generates.
+      if (result.ms.encode >= cfg.timeBudgetMs && result.candidates.every((c) => c.text === '' && c.stoppedBy === 'time')) {
+        log.debug(`complete ${uri} v${document.version}: the time budget went to encoding ${result.contextBytes} bytes; asking again`);
+        result = await engine.complete(request, abort.signal);
+        if (token.isCancellationRequested) return undefined;
+      }
       log.debug(
         `complete ${uri} v${document.version} @${offset}: ${result.candidates.length} candidates, ` +
           `${result.contextBytes} context bytes, encode ${result.ms.encode.toFixed(0)} ms, ` +

@@ -36,8 +36,9 @@ function summarize(resultFile) {
   let text = '';
   try { text = fs.readFileSync(resultFile, 'utf8'); } catch { return undefined; }
   const records = text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
-  const tests = records.filter((r) => !r.done);
-  for (const t of tests) {
+  const tests = records.filter((r) => !r.done && r.note === undefined);
+  for (const t of records.filter((r) => !r.done)) {
+    if (t.note !== undefined) { console.log(`    · ${t.note}`); continue; }
     const mark = t.state === 'passed' ? '✓' : t.state === 'failed' ? '✗' : '-';
     console.log(`  ${mark} ${t.title}${t.state === 'pending' ? ' (pending)' : ` (${t.durationMs ?? 0} ms)`}`);
   }

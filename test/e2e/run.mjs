@@ -8,7 +8,7 @@
 //   --tests-path FILE   compiled mocha suite entry (default: dist/test/extension/index.js)
 //   --no-ext-tests      skip the extension-host mocha suite
 //   --no-browser-tests  skip the browser (workbench DOM) tests
-//   --grep TEXT         only tests whose title contains TEXT (both phases)
+//   --grep RE           only tests whose title matches the regular expression RE (both phases)
 //   --keep              keep the temp dir (user data, workspace, logs)
 //   --headed            show the browser (needs a display)
 //
@@ -22,20 +22,26 @@
 // and VS Code then reports the extension host's exit through window.codeAutomationExit.
 // Phase 2 opens a fresh window with only extensionDevelopmentPath and runs the
 // browser tests from test/e2e/browser-tests.mjs against the workbench DOM.
-import { spawn } from 'node:child_process';
+// Figures the tests report (event-loop gaps, timings) are printed as `·` lines and
+// again under "figures" in the summary. The extension logs at debug level; a failed
+// run saves every log under test/artifacts/e2e-logs/. Starting code-server and
+// chromium is shared with `npm start` (test/e2e/server.mjs).
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { ROOT, setupVscode } from '../../scripts/setup-vscode.mjs';
 import { browserTests } from './browser-tests.mjs';
+import {
+  WORKBENCH_TIMEOUT_MS, launchChromium, remoteUri, sleep, startCodeServer, tail, waitForWorkbench,
+  makeWorkbench, workbenchUrl,
+} from './server.mjs';
 
 const ARTIFACTS = path.join(ROOT, 'test', 'artifacts');
 const EXTENSION_ID = 'megabyte-local.megabyte-complete';
+// The extension's log at debug level (one line per completion), saved with the logs of a failed run.
+const EXTENSION_LOG_LEVEL = `${EXTENSION_ID}:debug`;
 const t0 = Date.now();
 const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
 const log = (msg) => console.log(`[e2e ${elapsed()}] ${msg}`);
@@ -64,14 +70,18 @@ function parseArgs(argv) {
 
 const TOTAL_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_S || 900) * 1000;
 const EXT_TIMEOUT_MS = Number(process.env.E2E_EXT_TIMEOUT_S || 600) * 1000;
-const SERVER_START_TIMEOUT_MS = 90_000;
-const WORKBENCH_TIMEOUT_MS = 120_000;
 
 // ---------------------------------------------------------------- state for cleanup
-const state = { server: undefined, serverExited: undefined, browser: undefined, tmp: undefined, logFile: undefined };
+const state = { server: undefined, browser: undefined, tmp: undefined };
 const results = []; // { phase, title, state: passed|failed|pending, durationMs, error }
 let harnessError;
 let summaryPrinted = false;
+
+const notes = []; // figures the tests report (helpers.report in the suite, log.note in browser tests)
+function note(text) {
+  notes.push(text);
+  console.log(`    · ${text}`);
+}
 
 function record(r) {
   results.push(r);
@@ -81,8 +91,6 @@ function record(r) {
 }
 
 // ---------------------------------------------------------------- helpers
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 function withTimeout(promise, ms, what) {
   let timer;
   return Promise.race([
@@ -91,132 +99,29 @@ function withTimeout(promise, ms, what) {
   ]).finally(() => clearTimeout(timer));
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-  });
-}
-
-function httpGet(url) {
-  return new Promise((resolve) => {
-    const req = http.get(url, { timeout: 2000 }, (res) => { res.resume(); resolve(res.statusCode); });
-    req.on('error', () => resolve(0));
-    req.on('timeout', () => { req.destroy(); resolve(0); });
-  });
-}
-
-function tail(file, lines = 60) {
-  try { return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n'); } catch { return ''; }
-}
-
-function writeJson(file, value) {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(value, null, 2) + '\n');
-}
-
 function copyDir(src, dst) {
   try { fs.cpSync(src, dst, { recursive: true, force: true }); } catch { /* best effort */ }
 }
 
-// ---------------------------------------------------------------- code-server
-async function startServer(vs, tmp, extraEnv) {
-  const port = await freePort();
-  const userData = path.join(tmp, 'user-data');
-  writeJson(path.join(userData, 'User', 'settings.json'), {
-    'telemetry.telemetryLevel': 'off',
-    'update.mode': 'none',
-    'extensions.autoCheckUpdates': false,
-    'extensions.autoUpdate': false,
-    'extensions.ignoreRecommendations': true,
-    'workbench.startupEditor': 'none',
-    'workbench.tips.enabled': false,
-    'workbench.enableExperiments': false,
-    'workbench.secondarySideBar.defaultVisibility': 'hidden',
-    'chat.disableAIFeatures': true,
-    'security.workspace.trust.enabled': false,
-    'git.enabled': false,
-    'editor.inlineSuggest.enabled': true,
-    'files.hotExit': 'off',
-    'window.confirmBeforeClose': 'never',
-  });
-  const logFile = path.join(tmp, 'code-server.log');
-  state.logFile = logFile;
-  const out = fs.openSync(logFile, 'a');
-  const args = [
-    vs.codeServer,
-    '--config', path.join(tmp, 'config.yaml'), // written by code-server; keeps ~/.config untouched
-    '--auth', 'none',
-    '--bind-addr', `127.0.0.1:${port}`,
-    '--disable-telemetry',
-    '--disable-update-check',
-    '--disable-workspace-trust',
-    '--disable-getting-started-override',
-    '--user-data-dir', userData,
-    '--extensions-dir', path.join(tmp, 'extensions'),
-    '--vscode-option', 'enable-smoke-test-driver',
-    '--log', 'info',
-  ];
-  log(`starting code-server on 127.0.0.1:${port} (log ${logFile})`);
-  const child = spawn(vs.node, args, {
-    cwd: tmp,
-    detached: true, // own process group: we kill the server and its extension hosts together
-    stdio: ['ignore', out, out],
-    env: { ...process.env, ...extraEnv, XDG_DATA_HOME: path.join(tmp, 'xdg-data'), XDG_CONFIG_HOME: path.join(tmp, 'xdg-config') },
-  });
-  fs.closeSync(out);
-  state.server = child;
-  state.serverExited = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig)));
-  const deadline = Date.now() + SERVER_START_TIMEOUT_MS;
-  let exited;
-  state.serverExited.then((c) => { exited = c; });
-  while (Date.now() < deadline) {
-    if (exited !== undefined) throw new Error(`code-server exited (${exited}) while starting:\n${tail(logFile)}`);
-    if ((await httpGet(`http://127.0.0.1:${port}/healthz`)) === 200) return port;
-    await sleep(250);
+// ---------------------------------------------------------------- code-server (test/e2e/server.mjs)
+async function startServer(vs, tmp, extraEnv, settings) {
+  try {
+    state.server = await startCodeServer({ vs, dir: tmp, env: extraEnv, settings, log });
+  } catch (err) {
+    state.server = err.server;
+    throw err;
   }
-  throw new Error(`code-server did not answer /healthz within ${SERVER_START_TIMEOUT_MS / 1000}s:\n${tail(logFile)}`);
+  return state.server.port;
 }
 
 async function stopServer() {
-  const child = state.server;
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const kill = (sig) => { try { process.kill(-child.pid, sig); } catch { /* gone */ } };
-  kill('SIGTERM');
-  const done = await Promise.race([state.serverExited.then(() => true), sleep(5000).then(() => false)]);
-  kill('SIGKILL'); // whole group: extension hosts, pty host, file watcher
-  if (!done) await Promise.race([state.serverExited, sleep(2000)]);
+  await state.server?.stop();
 }
 
 // ---------------------------------------------------------------- browser
 async function launchBrowser(vs, opts) {
-  // require() (not import) so NODE_PATH can supply playwright-core when the repo has no node_modules yet
-  const { chromium } = createRequire(import.meta.url)('playwright-core');
-  log(`launching ${vs.chromium}`);
-  state.browser = await chromium.launch({
-    executablePath: vs.chromium,
-    headless: !opts.headed,
-    timeout: 60_000,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  state.browser = await launchChromium(vs, { headed: opts.headed, log });
   return state.browser;
-}
-
-// The payload's values are URIs: vscode-remote://<host:port>/abs/path puts the
-// extension and its test runner in code-server's Node extension host (a bare
-// /abs/path parses as file:// and only works when the tests lie inside the
-// extension folder).
-function remoteUri(port, absPath) {
-  return `vscode-remote://127.0.0.1:${port}${absPath.split(path.sep).map(encodeURIComponent).join('/')}`;
-}
-
-function workbenchUrl(port, workspace, payload) {
-  const q = new URLSearchParams({ folder: workspace });
-  if (payload) q.set('payload', JSON.stringify(payload));
-  return `http://127.0.0.1:${port}/?${q}`;
 }
 
 async function newPage(browser, consoleLog, label) {
@@ -225,10 +130,6 @@ async function newPage(browser, consoleLog, label) {
   page.on('console', (msg) => fs.appendFileSync(consoleLog, `[${label}] [${msg.type()}] ${msg.text()}\n`));
   page.on('pageerror', (err) => fs.appendFileSync(consoleLog, `[${label}] [pageerror] ${err.stack || err}\n`));
   return { context, page };
-}
-
-async function waitForWorkbench(page) {
-  await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: WORKBENCH_TIMEOUT_MS });
 }
 
 // ---------------------------------------------------------------- phase 1: mocha in the extension host
@@ -250,6 +151,7 @@ async function runExtensionTests(browser, port, opts, tmp, resultFile) {
   });
   const url = workbenchUrl(port, path.join(tmp, 'workspace'), [
     ['extensionDevelopmentPath', remoteUri(port, opts.devPath)],
+    ['logLevel', EXTENSION_LOG_LEVEL],
     ['extensionTestsPath', remoteUri(port, opts.testsPath)],
   ]);
   log('phase 1: extension-host tests (mocha)');
@@ -270,6 +172,7 @@ async function runExtensionTests(browser, port, opts, tmp, resultFile) {
       if (!line.trim()) continue;
       const r = JSON.parse(line);
       if (r.done) { done = r; break; }
+      if (r.note !== undefined) { note(r.note); continue; }
       sawAny = true;
       record({ phase: 'ext', title: r.title, state: r.state, durationMs: r.durationMs, error: r.error });
     }
@@ -295,32 +198,14 @@ async function runExtensionTests(browser, port, opts, tmp, resultFile) {
 }
 
 // ---------------------------------------------------------------- phase 2: browser tests
-function makeWorkbench(page) {
-  return {
-    page,
-    /** Quick Open (Ctrl+P) a workspace file and wait until its editor has focus. */
-    async openFile(name) {
-      await page.locator('.monaco-workbench').click({ position: { x: 700, y: 450 } }).catch(() => {});
-      await page.keyboard.press('Control+P');
-      const input = page.locator('.quick-input-widget input');
-      await input.waitFor({ state: 'visible', timeout: 15_000 });
-      await input.fill(name);
-      await page.locator('.quick-input-list .monaco-list-row').first().waitFor({ timeout: 15_000 });
-      await page.keyboard.press('Enter');
-      await page.locator(`.tab[aria-label^="${name}"]`).first().waitFor({ timeout: 15_000 }).catch(() => {});
-      await page.locator('.editor-instance .monaco-editor .view-lines').first().waitFor({ timeout: 15_000 });
-      await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
-    },
-  };
-}
-
 async function runBrowserTests(browser, port, opts, tmp) {
-  const tests = browserTests.filter((t) => !opts.grep || t.name.includes(opts.grep));
+  const tests = browserTests.filter((t) => !opts.grep || new RegExp(opts.grep).test(t.name));
   if (tests.length === 0) return;
   const consoleLog = path.join(tmp, 'browser-console.log');
   const { context, page } = await newPage(browser, consoleLog, 'browser-tests');
   log('phase 2: browser tests');
-  await page.goto(workbenchUrl(port, path.join(tmp, 'workspace'), [['extensionDevelopmentPath', remoteUri(port, opts.devPath)]]),
+  await page.goto(workbenchUrl(port, path.join(tmp, 'workspace'), [
+    ['extensionDevelopmentPath', remoteUri(port, opts.devPath)], ['logLevel', EXTENSION_LOG_LEVEL]]),
     { timeout: WORKBENCH_TIMEOUT_MS });
   await waitForWorkbench(page);
   const wb = makeWorkbench(page);
@@ -329,7 +214,7 @@ async function runBrowserTests(browser, port, opts, tmp) {
     for (const f of t.artifacts ?? []) fs.rmSync(path.join(ARTIFACTS, f), { force: true });
     const start = Date.now();
     try {
-      await withTimeout(t.run({ page, workbench: wb, workspace: path.join(tmp, 'workspace'), artifacts: ARTIFACTS, log }),
+      await withTimeout(t.run({ page, workbench: wb, workspace: path.join(tmp, 'workspace'), artifacts: ARTIFACTS, log, note }),
         t.timeoutMs ?? 120_000, t.name);
       record({ phase: 'browser', title: t.name, state: 'passed', durationMs: Date.now() - start });
     } catch (err) {
@@ -379,6 +264,10 @@ function printSummary() {
       console.log(String(r.error ?? '').split('\n').map((l) => `      ${l}`).join('\n'));
     });
   }
+  if (notes.length) {
+    console.log('\n  figures:');
+    for (const n of notes) console.log(`    · ${n}`);
+  }
   console.log('');
   if (pending.length) console.log(`${pending.length} pending`);
   console.log(`${passed.length} passed, ${failed.length} failed`);
@@ -408,7 +297,8 @@ async function main() {
   };
   log(`extension ${opts.devPath}; temp ${tmp}`);
   try {
-    const port = await startServer(vs, tmp, env);
+    const settings = Object.assign({}, ...browserTests.map((t) => t.settings ?? {}));
+    const port = await startServer(vs, tmp, env, settings);
     log('code-server is up');
     const browser = await launchBrowser(vs, opts);
     if (opts.extTests) {

@@ -6,9 +6,11 @@
 //  - spec-reporter lines on the console (forwarded to the workbench console);
 //  - JSON lines appended to $MEGABYTE_TEST_RESULT when set (test/e2e/run.mjs sets
 //    it): one {title, state, durationMs, error?} per test as it finishes, then a
-//    final {done: true, passed, failed, pending, durationMs}.
+//    final {done: true, passed, failed, pending, durationMs}. Figures a test reports
+//    (helpers.report) travel as {note} lines in between.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { removeDocs, setReportSink } from './helpers';
 import { mocha } from './mocha-setup';
 
 // Test modules: imported after mocha-setup so describe/it exist. Add new files here.
@@ -39,9 +41,11 @@ export function run(): Promise<void> {
   const counts = { passed: 0, failed: 0, pending: 0 };
   const report = (r: TestRecord) => { counts[r.state]++; append(resultFile, r); };
   const started = Date.now();
+  setReportSink((note) => append(resultFile, { note }));
   return new Promise<void>((resolve, reject) => {
     try {
       const runner = mocha.run((failures) => {
+        removeDocs();
         append(resultFile, { done: true, ...counts, durationMs: Date.now() - started });
         if (failures > 0) reject(new Error(`${failures} extension test(s) failed`));
         else resolve();
