@@ -106,6 +106,21 @@ function npmEnv(extra = {}) {
   return env;
 }
 
+/** npm's own entry script, to run it under another node binary. */
+function npmCli() {
+  const candidates = [];
+  if (process.env.npm_execpath && /npm-cli\.js$/.test(process.env.npm_execpath)) candidates.push(process.env.npm_execpath);
+  const which = spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' });
+  if (which.status === 0 && which.stdout.trim()) {
+    const real = fs.realpathSync(which.stdout.trim());
+    candidates.push(real, path.join(path.dirname(real), 'npm-cli.js'));
+  }
+  candidates.push(path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'));
+  const found = candidates.find((c) => /npm-cli\.js$/.test(c) && fs.existsSync(c));
+  if (!found) throw new Error(`cannot find npm's npm-cli.js (looked at ${candidates.join(', ')})`);
+  return found;
+}
+
 function installNode(force) {
   const p = vscodePaths();
   const ok = () => {
@@ -154,7 +169,10 @@ function installCodeServer(force) {
     PATH: `${path.dirname(p.node)}${path.delimiter}${process.env.PATH}`,
     npm_config_nodedir: p.nodeDir, // headers for node-gyp, no download
   });
-  run('npm', ['install', '--omit=dev', '--no-package-lock', '--foreground-scripts'], { cwd: dir, env });
+  // npm puts the directory of the node that runs it first on its scripts' PATH,
+  // so code-server's postinstall (which insists on Node 24) must see npm itself
+  // running under Node 24, not the machine's node.
+  run(p.node, [npmCli(), 'install', '--omit=dev', '--no-package-lock', '--foreground-scripts'], { cwd: dir, env });
   if (!ok()) throw new Error(`code-server did not install correctly (missing ${path.relative(ROOT, marker)} or --version failed)`);
   log(`code-server ${CODE_SERVER_VERSION} installed in ${secs(t0)}`);
 }
