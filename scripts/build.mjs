@@ -17,6 +17,7 @@ const entries = {
   'cli/complete': 'src/cli/complete.ts',
   'bench/bench': 'src/bench/bench.ts',
   'bench/infill': 'src/bench/infill.ts',
+  'bench/soak': 'src/bench/soak.ts',
   'test/extension/index': 'test/extension/index.ts',
 };
 for (const f of list('test/unit', /\.test\.ts$/)) entries[`test/unit/${path.basename(f, '.ts')}`] = f;

@@ -100,6 +100,12 @@ function ensureSystemPackages({ needBuild }) {
 
 function npmEnv(extra = {}) {
   const env = { ...process.env, ...extra };
+  // Under `npm test` the outer npm exports its config as npm_config_* variables;
+  // an inner npm would take them as its own. npm_config_user_agent in particular
+  // says "node/v20", which code-server's postinstall reads as the Node version.
+  for (const key of Object.keys(env)) {
+    if (/^npm_config_user_agent$/i.test(key) || /^npm_(lifecycle|package|command|execpath|node_execpath)/i.test(key)) delete env[key];
+  }
   env.npm_config_update_notifier = 'false';
   env.npm_config_fund = 'false';
   env.npm_config_audit = 'false';
