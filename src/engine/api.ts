@@ -105,12 +105,30 @@ export class EngineError extends Error {
   }
 }
 
+/** One replacement in a document, in UTF-16 units (what VS Code's contentChanges carry). */
+export interface TextEdit {
+  /** Where the replaced range starts. */
+  offset: number;
+  /** How many UTF-16 units it replaces (0: a pure insertion). */
+  length: number;
+  text: string;
+}
+
 /** The engine as the extension host sees it (implemented by client.ts over a worker_thread). */
 export interface Engine {
   /** Load a model directory (manifest.json + ONNX files); the previous model keeps serving until this succeeds. */
   load(modelDir: string): Promise<ModelInfo>;
   /** Send the document's full text at a version; the worker diffs it against what it holds and rewinds its cache to the first changed byte. */
   sync(uri: string, version: number, text: string, cursor?: number): void;
+  /**
+   * Apply edits (in order, each against the text the previous one left) to the version the engine
+   * holds, `baseVersion`, giving `version` with `length` UTF-16 units: a keystroke costs the
+   * extension host its size, not a copy of the document. If the engine holds another version or the
+   * length disagrees, it drops the document and asks for the full text (see onResync).
+   */
+  edit(uri: string, baseVersion: number, version: number, edits: TextEdit[], length: number, cursor?: number): void;
+  /** Documents whose full text the engine needs again (an edit that did not apply, or a worker restart). */
+  onResync(listener: (uri: string) => void): { dispose(): void };
   close(uri: string): void;
   complete(req: CompleteRequest, signal?: AbortSignal): Promise<CompleteResult>;
   score(req: ScoreRequest, signal?: AbortSignal, onProgress?: (fraction: number) => void): Promise<ScoreResult>;

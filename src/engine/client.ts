@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { CompleteRequest, CompleteResult, Engine, EngineOptions, EngineState, ModelInfo, ScoreRequest, ScoreResult } from './api';
+import type { CompleteRequest, CompleteResult, Engine, EngineOptions, EngineState, ModelInfo, ScoreRequest, ScoreResult, TextEdit } from './api';
 import { DEFAULT_OPTIONS, EngineError } from './api';
 import type { FromWorker, ToWorker } from './protocol';
 
@@ -33,7 +33,9 @@ export class WorkerEngine implements Engine {
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private listeners = new Set<(s: EngineState) => void>();
-  private docs = new Map<string, { version: number; text: string; cursor?: number }>();
+  /** What a restarted worker needs again: the full text where this side has it (sync), else nothing (edit: the owner re-sends it). */
+  private docs = new Map<string, { version: number; text?: string; cursor?: number }>();
+  private resyncListeners = new Set<(uri: string) => void>();
   private options: EngineOptions;
   private modelDir: string | undefined;
   private disposed = false;
@@ -64,7 +66,10 @@ export class WorkerEngine implements Engine {
       if (this.modelDir) {
         this.load(this.modelDir).catch((e) => this.start.log?.('error', `reload after restart failed: ${e.message}`));
       }
-      for (const [uri, d] of this.docs) this.post({ type: 'sync', uri, version: d.version, text: d.text, cursor: d.cursor });
+      for (const [uri, d] of [...this.docs]) {
+        if (d.text !== undefined) this.post({ type: 'sync', uri, version: d.version, text: d.text, cursor: d.cursor });
+        else this.resync(uri);
+      }
     });
   }
 
@@ -91,6 +96,9 @@ export class WorkerEngine implements Engine {
         return;
       case 'log':
         this.start.log?.(m.level, m.message);
+        return;
+      case 'resync':
+        this.resync(m.uri);
         return;
     }
   }
@@ -123,6 +131,22 @@ export class WorkerEngine implements Engine {
   sync(uri: string, version: number, text: string, cursor?: number): void {
     this.docs.set(uri, { version, text, cursor });
     this.post({ type: 'sync', uri, version, text, cursor });
+  }
+
+  edit(uri: string, baseVersion: number, version: number, edits: TextEdit[], length: number, cursor?: number): void {
+    // Keeping a copy here would cost this thread what edits save; a restart asks the owner instead.
+    this.docs.set(uri, { version, cursor });
+    this.post({ type: 'edit', uri, baseVersion, version, edits, length, cursor });
+  }
+
+  onResync(listener: (uri: string) => void): { dispose(): void } {
+    this.resyncListeners.add(listener);
+    return { dispose: () => this.resyncListeners.delete(listener) };
+  }
+
+  private resync(uri: string): void {
+    this.docs.delete(uri);
+    for (const l of this.resyncListeners) l(uri);
   }
 
   close(uri: string): void {

@@ -9,7 +9,7 @@
 // the file. The fill-in-the-middle stream puts the far prefix first (plain text, its end
 // aligned to a top patch, reused across cursor moves), then SUF suffix PRE, then the near
 // prefix, so typing at the cursor only appends to the stream.
-import type { CompleteRequest, CompleteResult, EngineOptions, ModelInfo, ScoreRequest, ScoreResult, Candidate } from './api';
+import type { CompleteRequest, CompleteResult, EngineOptions, ModelInfo, ScoreRequest, ScoreResult, Candidate, TextEdit } from './api';
 import { EngineError, DEFAULT_OPTIONS } from './api';
 import { BOS, EOM, PRE, SUF, VOCAB_SIZE } from './contract';
 import { CancelToken, Decoder, GlobalCache, encodeGlobal, NEVER_CANCELLED, CancelledError } from './decoder';
@@ -39,6 +39,8 @@ interface Doc {
 export type Progress = (done: number, total: number) => void;
 
 const now = () => performance.now();
+/** The version of a document whose text the engine no longer trusts (an edit that did not apply). */
+const UNKNOWN_VERSION = -1;
 
 export class EngineCore {
   private docs = new Map<string, Doc>();
@@ -89,6 +91,34 @@ export class EngineCore {
     } else {
       this.docs.set(uri, { version, text, bytes, cache: new GlobalCache(), windowStart: 0, lastUsed: ++this.clock });
     }
+  }
+
+  /**
+   * Applies `edits` to the text held at `baseVersion`. False when the engine holds another version
+   * or the edits do not fit (out of range, or a result that is not `length` long): the caller must
+   * sync the full text. Meanwhile the document answers no request (its version is unknown), but
+   * its cache stays, so that full sync re-encodes only from the first byte that differs.
+   */
+  edit(uri: string, baseVersion: number, version: number, edits: TextEdit[], length: number): boolean {
+    const d = this.docs.get(uri);
+    if (!d) return false;
+    const invalid = () => {
+      d.version = UNKNOWN_VERSION;
+      return false;
+    };
+    if (d.version !== baseVersion) return invalid();
+    let text = d.text;
+    for (const e of edits) {
+      if (!(Number.isInteger(e.offset) && Number.isInteger(e.length) && e.offset >= 0 && e.length >= 0 && e.offset + e.length <= text.length)) return invalid();
+      text = text.slice(0, e.offset) + e.text + text.slice(e.offset + e.length);
+    }
+    if (text.length !== length) return invalid();
+    d.version = version;
+    if (text !== d.text) {
+      d.text = text;
+      d.bytes = Buffer.from(text, 'utf8');
+    }
+    return true;
   }
 
   close(uri: string): void {

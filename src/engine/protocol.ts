@@ -1,10 +1,11 @@
 // Messages between the extension host (client.ts) and the inference worker (worker.ts).
-import type { CompleteRequest, EngineOptions, EngineState, ScoreRequest } from './api';
+import type { CompleteRequest, EngineOptions, EngineState, ScoreRequest, TextEdit } from './api';
 
 export type ToWorker =
   | { type: 'load'; id: number; dir: string; options: EngineOptions }
   | { type: 'configure'; options: Partial<EngineOptions> }
   | { type: 'sync'; uri: string; version: number; text: string; cursor?: number }
+  | { type: 'edit'; uri: string; baseVersion: number; version: number; edits: TextEdit[]; length: number; cursor?: number }
   | { type: 'close'; uri: string }
   | { type: 'complete'; id: number; req: CompleteRequest; cancel: SharedArrayBuffer }
   | { type: 'score'; id: number; req: ScoreRequest; cancel: SharedArrayBuffer }
@@ -16,6 +17,7 @@ export type FromWorker =
   | { type: 'result'; id: number; ok: false; error: { message: string; code: string } }
   | { type: 'progress'; id: number; done: number; total: number }
   | { type: 'state'; state: EngineState }
+  | { type: 'resync'; uri: string }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
 
 /** A cancellation flag the client flips and the worker reads between model runs (no message round trip needed). */

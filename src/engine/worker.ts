@@ -59,6 +59,16 @@ async function handle(m: ToWorker): Promise<void> {
       // Only documents with a cursor (the one being edited) are encoded ahead; others wait for a request.
       if (core && m.cursor !== undefined) toEncode.set(m.uri, m.cursor);
       return;
+    case 'edit':
+      if (!core) return;
+      if (core.edit(m.uri, m.baseVersion, m.version, m.edits, m.length)) {
+        if (m.cursor !== undefined) toEncode.set(m.uri, m.cursor);
+      } else {
+        toEncode.delete(m.uri);
+        post({ type: 'log', level: 'warn', message: `edit of ${m.uri} v${m.baseVersion}→v${m.version} did not apply; asking for the full text` });
+        post({ type: 'resync', uri: m.uri });
+      }
+      return;
     case 'close':
       core?.close(m.uri);
       toEncode.delete(m.uri);
@@ -130,10 +140,12 @@ async function pump(): Promise<void> {
 
 port.on('message', (m: ToWorker) => {
   if (m.type === 'complete' || m.type === 'score' || m.type === 'load') background.cancelled = true;
-  // A newer sync of the same document replaces an older one still queued.
+  // A newer full sync of a document replaces an older sync (or edits) of it still queued.
   if (m.type === 'sync') {
-    const i = queue.findIndex((q) => q.type === 'sync' && q.uri === m.uri);
-    if (i >= 0) queue.splice(i, 1);
+    for (let i = queue.length - 1; i >= 0; i--) {
+      const q = queue[i];
+      if ((q.type === 'sync' || q.type === 'edit') && q.uri === m.uri) queue.splice(i, 1);
+    }
   }
   queue.push(m);
   void pump();

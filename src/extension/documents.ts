@@ -1,6 +1,8 @@
-// Keeps the engine's copy of each document current. The worker diffs the full text against what
-// it holds and rewinds its cache to the first changed byte, so sending the whole text at each
-// version is both simple and cheap for the engine.
+// Keeps the engine's copy of each document current. A document goes to the worker whole once;
+// after that each change event sends only its edits (VS Code's contentChanges), so a keystroke in
+// a 1 MB file costs this thread the keystroke, not a 1 MB getText() and a 1 MB message. The
+// worker rewinds its cache to the first changed byte either way. If the worker cannot apply an
+// edit (it holds another version, or it restarted) it asks for the full text again.
 
 import * as vscode from 'vscode';
 import type { Engine } from '../engine/api';
@@ -8,27 +10,49 @@ import type { Engine } from '../engine/api';
 /** Past this many UTF-16 units, copying the text to the worker on every keystroke would slow typing. */
 export const MAX_SYNC_CHARS = 8 * 1024 * 1024;
 
+/** Length in UTF-16 units, without copying the text out. */
+function docLength(doc: vscode.TextDocument): number {
+  return doc.offsetAt(doc.lineAt(doc.lineCount - 1).range.end);
+}
+
+/** The cursor tells the worker what to encode ahead of the next request: the prefix up to it (and the text after it), not the whole file. */
+function cursorIn(doc: vscode.TextDocument): number | undefined {
+  const editor = vscode.window.activeTextEditor;
+  return editor && editor.document === doc ? doc.offsetAt(editor.selection.active) : undefined;
+}
+
 /** Output channels are text documents too; they are never completed, scored or continued. */
 export function canSync(doc: vscode.TextDocument): boolean {
   // The end offset is the length in UTF-16 units, without copying the text out.
-  return doc.uri.scheme !== 'output' && doc.offsetAt(doc.lineAt(doc.lineCount - 1).range.end) <= MAX_SYNC_CHARS;
+  return doc.uri.scheme !== 'output' && docLength(doc) <= MAX_SYNC_CHARS;
+}
+
+export interface SyncStats {
+  /** Whole texts sent (document opened, or the engine asked again). */
+  full: number;
+  /** UTF-16 units those whole texts carried. */
+  fullChars: number;
+  /** Change events sent as edits. */
+  edits: number;
 }
 
 export class DocumentSync implements vscode.Disposable {
   /** uri → the version the engine holds. */
   private readonly versions = new Map<string, number>();
+  readonly stats: SyncStats = { full: 0, fullChars: 0, edits: 0 };
   private readonly subscriptions: vscode.Disposable[];
 
   constructor(
-    private readonly engine: Pick<Engine, 'sync' | 'close'>,
+    private readonly engine: Pick<Engine, 'sync' | 'edit' | 'close' | 'onResync'>,
     /** Whether to sync a document as soon as it opens (completions may come); others sync on first use. */
     private readonly syncEagerly: (doc: vscode.TextDocument) => boolean,
     private readonly log: vscode.LogOutputChannel,
   ) {
     this.subscriptions = [
       vscode.workspace.onDidOpenTextDocument((doc) => this.update(doc)),
-      vscode.workspace.onDidChangeTextDocument((e) => this.update(e.document)),
+      vscode.workspace.onDidChangeTextDocument((e) => this.changed(e)),
       vscode.workspace.onDidCloseTextDocument((doc) => this.close(doc)),
+      this.engine.onResync((uri) => this.resync(uri)),
     ];
     for (const doc of vscode.workspace.textDocuments) this.update(doc);
   }
@@ -41,15 +65,48 @@ export class DocumentSync implements vscode.Disposable {
     try {
       // The cursor tells the worker what to encode ahead of the next request: the prefix up to
       // it (and the text after it), not the whole file.
-      const editor = vscode.window.activeTextEditor;
-      const cursor = editor && editor.document === doc ? doc.offsetAt(editor.selection.active) : undefined;
-      this.engine.sync(uri, doc.version, doc.getText(), cursor);
+      const text = doc.getText();
+      this.engine.sync(uri, doc.version, text, cursorIn(doc));
       this.versions.set(uri, doc.version);
+      this.stats.full++;
+      this.stats.fullChars += text.length;
       return true;
     } catch (err) {
       this.log.error(`sync ${uri} v${doc.version} failed: ${err instanceof Error ? err.message : String(err)}`);
       return false;
     }
+  }
+
+  /** Sends a change event's edits when the engine holds the version just before it; else the whole text. */
+  private changed(e: vscode.TextDocumentChangeEvent): void {
+    const doc = e.document;
+    const uri = doc.uri.toString();
+    const held = this.versions.get(uri);
+    if (held === undefined || held !== doc.version - 1 || e.contentChanges.length === 0) {
+      this.update(doc);
+      return;
+    }
+    const length = docLength(doc);
+    if (length > MAX_SYNC_CHARS) {
+      this.close(doc); // grown past what is synced at all
+      return;
+    }
+    try {
+      const edits = e.contentChanges.map((c) => ({ offset: c.rangeOffset, length: c.rangeLength, text: c.text }));
+      this.engine.edit(uri, held, doc.version, edits, length, cursorIn(doc));
+      this.versions.set(uri, doc.version);
+      this.stats.edits++;
+    } catch (err) {
+      this.log.error(`edit ${uri} v${doc.version} failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.versions.delete(uri);
+    }
+  }
+
+  /** The engine lost this document's text: send it whole (now if it is open, else at its next use). */
+  private resync(uri: string): void {
+    this.versions.delete(uri);
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri);
+    if (doc && !doc.isClosed) this.ensure(doc);
   }
 
   private update(doc: vscode.TextDocument): void {

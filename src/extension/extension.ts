@@ -9,7 +9,7 @@ import { CompletionProvider, type LastCompletion } from './completionProvider';
 import { needsModelReload } from './config';
 import { ContinuationPanel } from './continuationPanel';
 import { Ctx } from './ctx';
-import { DocumentSync } from './documents';
+import { DocumentSync, type SyncStats } from './documents';
 import { SurprisalView } from './surprisal';
 
 /** What activate() returns: for the extension tests, not a stable public API. */
@@ -17,6 +17,8 @@ export interface MegabyteApi {
   engine: Engine;
   lastCompletion(): LastCompletion | undefined;
   statusText(): string;
+  /** How documents reached the engine: whole texts (and their UTF-16 units) and edit events. */
+  syncStats(): SyncStats;
 }
 
 let ctx: Ctx | undefined;
@@ -58,6 +60,7 @@ export function activate(context: vscode.ExtensionContext): MegabyteApi {
     engine,
     lastCompletion: () => completions.lastCompletion(),
     statusText: () => c.status.text,
+    syncStats: () => ({ ...documents.stats }),
   };
 }
 

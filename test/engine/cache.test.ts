@@ -85,3 +85,40 @@ test('documents share the memory budget: the least recently used cache is droppe
   assert.ok(e.cacheBytes() <= one * 1.01, 'only the most recent document keeps its cache');
   await e.dispose();
 });
+
+test('edits (VS Code contentChanges) give the same text, cache reuse and predictions as a full sync', async () => {
+  const text = longText(20_000);
+  const e = await EngineCore.load(MODEL_DIR, { executionProviders: ['cpu'] });
+  e.sync('doc', 1, text);
+  await e.complete(req(1, text.length));
+  // Two changes in one event (multi-cursor), applied in order: a replacement and an insertion.
+  const step1 = text.slice(0, 12_000) + 'let y = 7;' + text.slice(12_004);
+  const edited = step1.slice(0, 15_000) + 'é€\n' + step1.slice(15_000);
+  assert.equal(e.edit('doc', 1, 2, [{ offset: 12_000, length: 4, text: 'let y = 7;' }, { offset: 15_000, length: 0, text: 'é€\n' }], edited.length), true);
+  const before = e.work('doc').positionsRun;
+  const a = await e.complete(req(2, edited.length));
+  const rerun = e.work('doc').positionsRun - before;
+  const fresh = await EngineCore.load(MODEL_DIR, { executionProviders: ['cpu'] });
+  fresh.sync('doc', 1, edited);
+  const b = await fresh.complete(req(1, edited.length));
+  sameCandidates(a.candidates, b.candidates);
+  assert.ok(rerun < fresh.work('doc').positionsRun / 2, `an edit at 60% re-encoded ${rerun} of ${fresh.work('doc').positionsRun} positions`);
+
+  // An edit against a version the engine does not hold, out of range, or of the wrong resulting
+  // length is refused, and the document answers nothing until its full text comes again.
+  assert.equal(e.edit('doc', 1, 3, [{ offset: 0, length: 0, text: 'x' }], edited.length + 1), false);
+  await assert.rejects(e.complete(req(2, 10)), /stale/);
+  await assert.rejects(e.complete(req(3, 10)), /stale/);
+  e.sync('doc', 3, edited);
+  assert.equal(e.edit('doc', 3, 4, [{ offset: edited.length, length: 1, text: '' }], edited.length - 1), false, 'out of range');
+  e.sync('doc', 4, edited);
+  assert.equal(e.edit('doc', 4, 5, [{ offset: 0, length: 0, text: 'ab' }], edited.length + 1), false, 'length disagrees');
+  e.sync('doc', 5, edited);
+  const before2 = e.work('doc').positionsRun;
+  const c = await e.complete(req(5, edited.length));
+  assert.equal(e.work('doc').positionsRun - before2, 0, 'a refused edit keeps the cache: the same text re-synced encodes nothing');
+  sameCandidates(c.candidates, b.candidates);
+  assert.equal(e.edit('nope', 1, 2, [], 0), false, 'an unknown document');
+  await e.dispose();
+  await fresh.dispose();
+});

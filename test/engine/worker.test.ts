@@ -70,3 +70,34 @@ test('loading a damaged model fails with a message naming the file and the previ
   await engine.dispose();
   rmSync(bad, { recursive: true });
 });
+
+test('edits travel as edits; one that cannot apply, or a restart, asks the owner for the full text', async () => {
+  const engine = startEngine({ workerPath, executionProviders: ['cpu'] });
+  await engine.load(MODEL_DIR);
+  const asked: string[] = [];
+  engine.onResync((uri) => asked.push(uri));
+  let text = 'import os\n\ndef main():\n    ';
+  engine.sync('d', 1, text);
+  text += 'return os.';
+  engine.edit('d', 1, 2, [{ offset: 27, length: 0, text: 'return os.' }], text.length, text.length);
+  const req = { uri: 'd', version: 2, offset: text.length, candidates: 1, maxBytes: 8, temperature: 0, topP: 1, stop: 'budget' as const, timeBudgetMs: 10000 };
+  const r = await engine.complete(req);
+  assert.equal(r.candidates.length, 1);
+  assert.deepEqual(asked, []);
+
+  // The owner thinks the worker holds v5: the edit is refused and the owner asked for the text.
+  const resynced = new Promise<string>((resolve) => { const s = engine.onResync((u) => { s.dispose(); resolve(u); }); });
+  engine.edit('d', 5, 6, [{ offset: 0, length: 0, text: '#' }], text.length + 1);
+  assert.equal(await resynced, 'd');
+  await assert.rejects(engine.complete({ ...req, version: 6 }), (e: Error & { code?: string }) => e.code === 'stale');
+  engine.sync('d', 6, '#' + text);
+  assert.equal((await engine.complete({ ...req, version: 6, offset: text.length + 1 })).candidates.length, 1);
+
+  // After a crash the worker has only what this side could re-send: a document last changed by
+  // an edit is asked for again.
+  engine.edit('d', 6, 7, [{ offset: 0, length: 1, text: '' }], text.length);
+  const again = new Promise<string>((resolve) => { const s = engine.onResync((u) => { s.dispose(); resolve(u); }); });
+  engine.crashWorkerForTest();
+  assert.equal(await again, 'd');
+  await engine.dispose();
+});

@@ -23,6 +23,7 @@ import {
 /** Generous: a cold 1 MB encode on 2 cores shared with a training run. */
 const SUGGESTION_TIMEOUT_MS = Number(process.env.MEGABYTE_1MB_TIMEOUT_MS) || 120_000;
 const MAX_GAP_MS = 250;
+const MAX_BUSY_ENCODING_MS = 50;
 const MAX_TYPING_BUSY_MS = 500;
 const TARGET_BYTES = 1_000_000;
 
@@ -106,6 +107,7 @@ describe('performance', () => {
 
       // Warm: keystrokes at the end of the 1 MB document (each one syncs 1 MB to the worker), then another suggestion.
       const typing = eventLoopMonitor();
+      const sync0 = api.syncStats();
       const keyMs: number[] = [];
       for (const ch of ' + 1;') {
         const k = Date.now();
@@ -117,13 +119,23 @@ describe('performance', () => {
       await suggest(api, editor, 60_000);
       const warmMs = Date.now() - t2;
       const typed = typing.stop();
+      const sync1 = api.syncStats();
+      const fullChars = sync1.fullChars - sync0.fullChars;
 
       report(
         `1 MB: ${utf8Bytes(text)} bytes; quiet baseline ${fmt(baseline)} after ${baseline.waitedMs} ms; open ${openMs} ms (${fmt(open)}); 1 MB getText + clone ${syncCopyMs.toFixed(1)} ms; ` +
           `first suggestion after ${suggestMs} ms, longest event-loop gap while encoding ${fmt(gaps)} over ${gaps.ticks} ticks; ` +
-          `then keystrokes ${keyMs.join('/')} ms and a warm suggestion in ${warmMs} ms (${fmt(typed)})`,
+          `then keystrokes ${keyMs.join('/')} ms and a warm suggestion in ${warmMs} ms (${fmt(typed)}); ` +
+          `sent to the engine meanwhile: ${sync1.edits - sync0.edits} edits, ${sync1.full - sync0.full} whole texts (${fullChars} UTF-16 units)`,
       );
-      assert.ok(gaps.maxGapMs < MAX_GAP_MS, `the extension host's event loop stalled ${fmt(gaps)} while encoding (limit ${MAX_GAP_MS} ms)`);
+      // Each keystroke in the 1 MB document reaches the worker as an edit, not as a 1 MB copy.
+      assert.ok(sync1.edits - sync0.edits >= keyMs.length, `keystrokes sent as edits: ${sync1.edits - sync0.edits} of ${keyMs.length}`);
+      assert.equal(fullChars, 0, 'no whole text was copied to the worker while typing');
+      // The longest gap counts against the extension host only when it spent that gap busy: on 2
+      // cores shared with the worker, Chromium and code-server, a thread the OS did not schedule is
+      // the machine, not the code (the engine benchmark measures the stall on a quiet machine).
+      assert.ok(gaps.maxGapMs < MAX_GAP_MS || gaps.busyInMaxGapMs < MAX_BUSY_ENCODING_MS,
+        `the extension host's event loop stalled ${fmt(gaps)} while encoding (limit ${MAX_GAP_MS} ms, or ${MAX_BUSY_ENCODING_MS} ms of it busy)`);
       // While typing, the worker generates on every key and the cores are shared: only a stall the
       // extension host itself spent busy counts (a descheduled thread is the machine, not the code),
       // and garbage collection of the 1 MB copies lands here too, hence the looser bound.
