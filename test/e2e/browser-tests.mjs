@@ -96,12 +96,35 @@ export const browserTests = [
     },
   },
   {
-    name: 'surprisal view shades lines in the editor and toggling again removes the shading',
+    name: 'clicking the status bar opens the model picker with each model\'s size, device and bits per byte (screenshot test/artifacts/picker.png)',
     timeoutMs: 180_000,
+    artifacts: ['picker.png'],
+    async run({ page, workbench, artifacts, note }) {
+      await workbench.waitForStatus(MODEL_READY);
+      await page.locator('.statusbar-item', { hasText: 'MEGABYTE' }).first().click();
+      const rows = page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
+      const model = rows.filter({ hasText: 'mb-small' }).first();
+      await model.waitFor({ state: 'visible', timeout: 30_000 });
+      const row = ((await model.textContent()) ?? '').replace(/\s+/g, ' ').trim();
+      // The serving model: its size, the device it runs on and its held-out bits per byte.
+      if (!/MB/.test(row) || !/on (CPU|CUDA|WebGPU)/.test(row) || !/bits\/byte held-out/.test(row)) {
+        throw new Error(`the picker row for mb-small lacks size, device or bits per byte: ${JSON.stringify(row)}`);
+      }
+      if ((await rows.filter({ hasText: /Pause completions|Resume completions/ }).count()) !== 1) throw new Error('no pause/resume entry in the picker');
+      note(`picker: ${row}`);
+      await page.screenshot({ path: path.join(artifacts, 'picker.png') });
+      await page.keyboard.press('Escape');
+      await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 15_000 });
+    },
+  },
+  {
+    name: 'surprisal view shades lines in the editor and toggling again removes the shading (screenshot test/artifacts/surprisal.png)',
+    timeoutMs: 180_000,
+    artifacts: ['surprisal.png'],
     files: {
       'surprise.py': 'def add(a, b):\n    return a + b\n\n\nTOKEN = "k9Q$zX!7@vB#2mL^wR0&"\n\n\ndef sub(a, b):\n    return a - b\n',
     },
-    async run({ page, workbench, note }) {
+    async run({ page, workbench, artifacts, note }) {
       await workbench.waitForStatus(MODEL_READY);
       await workbench.openFile('surprise.py');
       // Decoration types from the extension API render as .cdr.ced-* overlays behind whole lines.
@@ -111,6 +134,7 @@ export const browserTests = [
       await workbench.runCommand('MEGABYTE: Toggle surprisal view');
       const n = await waitUntil('shaded lines', async () => (await shaded.count()) || undefined, 120_000);
       note(`surprisal: ${n} of 9 lines shaded`);
+      await page.screenshot({ path: path.join(artifacts, 'surprisal.png') });
       await workbench.runCommand('MEGABYTE: Toggle surprisal view');
       await waitUntil('the shading to go', async () => (await shaded.count()) === 0, 15_000);
     },
