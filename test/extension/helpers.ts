@@ -49,6 +49,17 @@ export async function ready(timeoutMs = 90_000): Promise<MegabyteApi> {
   return api;
 }
 
+/** A suite's shared setup: the extension ready with a model before its first test, editors closed after each. */
+export function useReadyExtension(onReady: (api: MegabyteApi) => void): void {
+  before(async function () {
+    this.timeout(120_000);
+    onReady(await ready());
+  });
+  afterEach(async () => {
+    await closeAllEditors();
+  });
+}
+
 export function model(api: MegabyteApi): ModelInfo | undefined {
   return api.engine.model;
 }

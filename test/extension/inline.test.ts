@@ -4,13 +4,13 @@ import {
   accept,
   closeAllEditors,
   openDoc,
-  ready,
   report,
   sleep,
   suggest,
   suggestAndAccept,
   undoTo,
   type MegabyteApi,
+  useReadyExtension,
 } from './helpers';
 
 /** Prompts tried in turn for cycling, until one yields at least two distinct candidates. */
@@ -23,13 +23,7 @@ const CYCLING_PROMPTS: [string, string][] = [
 
 describe('inline completions', () => {
   let api: MegabyteApi;
-  before(async function () {
-    this.timeout(120_000);
-    api = await ready();
-  });
-  afterEach(async () => {
-    await closeAllEditors();
-  });
+  useReadyExtension((a) => (api = a));
 
   describe('ghost text shown and accepted with Tab', () => {
     it('Tab (editor.action.inlineSuggest.commit) inserts exactly the first suggested candidate at the cursor', async function () {

@@ -6,18 +6,17 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import {
   accept,
-  closeAllEditors,
   eventLoopMonitor,
   quietEventLoop,
   getExtension,
   openDoc,
-  ready,
   report,
   sleep,
   suggest,
   utf8Bytes,
   type LoopGaps,
   type MegabyteApi,
+  useReadyExtension,
 } from './helpers';
 
 /** Generous: a cold 1 MB encode on 2 cores shared with a training run. */
@@ -59,13 +58,7 @@ function fmt(g: LoopGaps): string {
 
 describe('performance', () => {
   let api: MegabyteApi;
-  before(async function () {
-    this.timeout(120_000);
-    api = await ready();
-  });
-  afterEach(async () => {
-    await closeAllEditors();
-  });
+  useReadyExtension((a) => (api = a));
 
   describe('1 MB document responsive', () => {
     it('a 1 MB document gets a suggestion, and the extension host event loop never stalls 250 ms while it is encoded', async function () {

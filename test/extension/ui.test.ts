@@ -13,7 +13,6 @@ import {
   closeAllEditors,
   model,
   openDoc,
-  ready,
   report,
   sleep,
   suggestAndAccept,
@@ -21,6 +20,7 @@ import {
   waitFor,
   withSetting,
   type MegabyteApi,
+  useReadyExtension,
 } from './helpers';
 
 const SAMPLE = [
@@ -44,13 +44,7 @@ function continuationTabs(): vscode.Tab[] {
 
 describe('ui', () => {
   let api: MegabyteApi;
-  before(async function () {
-    this.timeout(120_000);
-    api = await ready();
-  });
-  afterEach(async () => {
-    await closeAllEditors();
-  });
+  useReadyExtension((a) => (api = a));
 
   describe('status bar shows model + device', () => {
     it('the status bar item names the serving model and the device it runs on', async () => {
