@@ -82,7 +82,10 @@ export class DocumentSync implements vscode.Disposable {
     const doc = e.document;
     const uri = doc.uri.toString();
     const held = this.versions.get(uri);
-    if (held === undefined || held !== doc.version - 1 || e.contentChanges.length === 0) {
+    // Only single-change events travel as edits: the order of several (multi-cursor) is not
+    // guaranteed (contentChanges is one array shared by every extension's listener, and some
+    // reorder it in place), and a misordered pair can give text of the right length but wrong.
+    if (held === undefined || held !== doc.version - 1 || e.contentChanges.length !== 1) {
       this.update(doc);
       return;
     }
