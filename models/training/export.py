@@ -189,12 +189,25 @@ def main() -> None:
     ap.add_argument("--description", default="")
     ap.add_argument("--corpus", help="corpus dir whose corpus.json is copied into the manifest")
     ap.add_argument("--eval", help="JSON file of evaluation figures (eval.py --json) for the manifest")
+    ap.add_argument("--earlier-training", help="manifest.json of the model this checkpoint was continued from "
+                                               "(train.py --init-from): its training is recorded as earlier segments")
     args = ap.parse_args()
     model, st = load_checkpoint(args.checkpoint)
+    this = {"steps": st["step"], "seconds": round(st["train_seconds"], 1), "bytes": st["seen_bytes"]}
+    for k in ("lr", "seed", "init_from"):
+        if st.get(k) is not None:
+            this[k] = st[k]
+    segments = list(st.get("history", []))
+    if args.earlier_training:
+        earlier = json.loads(Path(args.earlier_training).read_text())["training"]
+        segments = earlier.get("segments") or [{k: earlier[k] for k in ("steps", "seconds", "bytes") if k in earlier}]
+    segments.append(this)
     extra = {"description": args.description,
-             "training": {"preset": st.get("preset"), "steps": st["step"], "bytes": st["seen_bytes"],
-                          "seconds": st["train_seconds"], "seq_len": st.get("seq_len"),
-                          "fim_rate": st.get("fim_rate"), "exported": time.strftime("%Y-%m-%d")}}
+             "training": {"preset": st.get("preset"), "steps": sum(s["steps"] for s in segments),
+                          # seen bytes carry over from segment to segment (train.py --init-from)
+                          "bytes": st["seen_bytes"], "seconds": round(sum(s["seconds"] for s in segments), 1),
+                          "seq_len": st.get("seq_len"), "fim_rate": st.get("fim_rate"),
+                          "segments": segments, "exported": time.strftime("%Y-%m-%d")}}
     if args.corpus:
         extra["corpus"] = json.loads((Path(args.corpus) / "corpus.json").read_text())
     if args.eval:

@@ -113,16 +113,22 @@ def main(argv=None) -> dict:
     step, seen_bytes, train_seconds = 0, 0, 0.0
     total = args.steps or 10 ** 9
     ckpt = out / "checkpoint.pt"
+    history: list[dict] = []  # earlier training segments behind the starting weights
     if args.resume and ckpt.exists():
         st = torch.load(ckpt, map_location=device, weights_only=False)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         step, seen_bytes, train_seconds = st["step"], st["seen_bytes"], st["train_seconds"]
         total = args.steps or st["total"]  # an explicit --steps extends (or cuts) the schedule
+        history = st.get("history", [])
     elif args.init_from:
         st = torch.load(args.init_from, map_location=device, weights_only=False)
         model.load_state_dict(st["model"])
         seen_bytes = st.get("seen_bytes", 0)  # the bytes behind these weights keep counting
+        # The segments behind these weights, for the manifest (export.py).
+        history = list(st.get("history", []))
+        if "step" in st:
+            history.append({"steps": st["step"], "seconds": round(st.get("train_seconds", 0.0), 1), "bytes": seen_bytes})
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp else model
     amp = args.amp == "on" or (args.amp == "auto" and bf16_is_fast(device))
     rng = np.random.default_rng(args.seed * 1000 + rank + step)
@@ -169,7 +175,8 @@ def main(argv=None) -> dict:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                         "seen_bytes": seen_bytes, "train_seconds": train_seconds, "total": total,
                         "config": cfg.to_dict(), "preset": args.preset, "seq_len": seq_len,
-                        "fim_rate": args.fim_rate}, ckpt)
+                        "fim_rate": args.fim_rate, "history": history, "lr": args.lr, "seed": args.seed,
+                        "init_from": args.init_from}, ckpt)
         if time.time() > deadline:
             if rank == 0:
                 rec = {"step": step, "heldout_bpb": round(heldout_bpb(model, held_windows, device, amp), 4),

@@ -60,3 +60,24 @@ def test_two_process_ddp_training_step_and_resume(tmp_path):
     r = subprocess.run(cmd2, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads(r.stdout.strip().splitlines()[-1])["step"] == 5
+
+
+def test_init_from_continues_the_weights_and_the_manifest_records_every_segment(tmp_path):
+    make_corpus(tmp_path)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    common = ["--preset", "mb-test", "--corpus", str(tmp_path), "--seq-len", "256", "--batch-size", "2",
+              "--threads", "1", "--eval-every", "100", "--warmup", "1"]
+    first, second = tmp_path / "a", tmp_path / "b"
+    for out, extra in ((first, ["--steps", "2"]), (second, ["--steps", "3", "--init-from", str(first / "checkpoint.pt")])):
+        r = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *common, "--out", str(out), *extra],
+                           capture_output=True, text=True, env=env, timeout=300)
+        assert r.returncode == 0, r.stderr[-3000:]
+    model_dir = tmp_path / "model"
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "export.py"), "--checkpoint", str(second / "checkpoint.pt"),
+                        "--out", str(model_dir), "--name", "t"], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    training = json.loads((model_dir / "manifest.json").read_text())["training"]
+    assert [s["steps"] for s in training["segments"]] == [2, 3]
+    assert training["steps"] == 5
+    assert training["bytes"] == 5 * 2 * 256, "the bytes behind the starting weights keep counting"
+    assert training["segments"][1]["init_from"].endswith("checkpoint.pt")
