@@ -4,8 +4,8 @@
 // own sources, and a simulated user typing N keystrokes into it: mostly characters at the cursor
 // (with backspaces and the odd non-ASCII character), inserts, deletes and replacements elsewhere
 // (10 % of keystrokes: a third of them anywhere in the file, the rest within 4 KB of the cursor),
-// cursor jumps (2 %). Every edit bumps the document version and sends the whole text with the cursor, as
-// src/extension/documents.ts does; a completion is asked for after a debounce, and the next
+// cursor jumps (2 %). Every edit bumps the document version and reaches the engine as that edit
+// with the cursor, as src/extension/documents.ts sends it; a completion is asked for after a debounce, and the next
 // keystroke cancels it as VS Code cancels its token, so most requests die young.
 //
 // Checked for every result that would be shown (it came back and its request was not cancelled):
@@ -85,6 +85,8 @@ export interface SoakResult {
   verified: number;
   contentMismatch: number;
   workerRestarts: number;
+  /** Edits the worker could not apply, so the whole text was sent again (expected: 0). */
+  resyncs: number;
   workerErrorLogs: number;
   /** Completion requests sent to the engine, and debounce timers cleared before they fired. */
   requests: number;
@@ -257,7 +259,7 @@ export async function soak(options: Partial<SoakOptions> & { modelDir?: string }
 
   const r: SoakResult = {
     keystrokes: 0, completions: 0, cancelled: 0, stale: 0, shownWrongVersion: 0, shownWrongContext: 0, invalidCandidates: 0,
-    unhandledRejections: 0, errors: 0, errorMessages: [], verified: 0, contentMismatch: 0, workerRestarts: 0, workerErrorLogs: 0,
+    unhandledRejections: 0, errors: 0, errorMessages: [], verified: 0, contentMismatch: 0, workerRestarts: 0, resyncs: 0, workerErrorLogs: 0,
     requests: 0, debounced: 0, emptyResults: 0, typed: 0, backspaces: 0, edits: 0, jumps: 0, finalVersion: 0,
     docBytesStart: 0, docBytesEnd: 0, latencyMsP50: 0, latencyMsP95: 0,
     rssStartMB: 0, rssWarmMB: 0, rssEndMB: 0, rssMaxMB: 0, rssGrowthPct: 0, rssWarmWindowMB: 0, rssEndWindowMB: 0, rssWindowGrowthPct: 0, seconds: 0, ep: '', model: '', seed: o.seed, fault: o.fault, ok: false,
@@ -282,11 +284,18 @@ export async function soak(options: Partial<SoakOptions> & { modelDir?: string }
     // The cursor starts at a line start in the middle of the document.
     doc.cursor = snap(doc.text, doc.text.indexOf('\n', Math.floor(doc.text.length / 2)) + 1);
     let syncedText = doc.text; // what the engine was last sent (differs from doc.text only under 'lagSync')
-    const sync = () => {
-      const text = o.fault === 'lagSync' ? syncedText : doc.text;
-      engine.sync(DOC, doc.version, text, doc.cursor);
+    /** Sends the new version as the extension does: the edit alone (or, under 'lagSync', a stale whole text). */
+    const sync = (edit?: { offset: number; length: number; text: string }) => {
+      if (edit && o.fault !== 'lagSync') engine.edit(DOC, doc.version - 1, doc.version, [edit], doc.text.length, doc.cursor);
+      else engine.sync(DOC, doc.version, o.fault === 'lagSync' ? syncedText : doc.text, doc.cursor);
       syncedText = doc.text;
     };
+    // An edit the worker could not apply: it asks for the whole text (counted: it should not happen).
+    engine.onResync((uri) => {
+      if (uri !== DOC) return;
+      r.resyncs++;
+      engine.sync(DOC, doc.version, doc.text, doc.cursor);
+    });
     sync();
 
     const baseRequest = (): CompleteRequest => ({
@@ -394,7 +403,7 @@ export async function soak(options: Partial<SoakOptions> & { modelDir?: string }
       else if (doc.cursor > at) doc.cursor = at;
       doc.cursor = snap(doc.text, doc.cursor);
       doc.version++;
-      sync();
+      sync({ offset: at, length: remove, text: insert });
     };
 
     let typing: string[] = [];
@@ -499,7 +508,7 @@ export async function soak(options: Partial<SoakOptions> & { modelDir?: string }
     r.seconds = round1((performance.now() - t0) / 1000);
   }
   r.ok = r.shownWrongVersion === 0 && r.shownWrongContext === 0 && r.invalidCandidates === 0 && r.unhandledRejections === 0 &&
-    r.errors === 0 && r.contentMismatch === 0 && r.workerRestarts === 0 && r.workerErrorLogs === 0 && r.rssGrowthPct < 5;
+    r.errors === 0 && r.contentMismatch === 0 && r.workerRestarts === 0 && r.resyncs === 0 && r.workerErrorLogs === 0 && r.rssGrowthPct < 5;
   return r;
 }
 
