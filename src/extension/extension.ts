@@ -17,6 +17,7 @@ export interface MegabyteApi {
   engine: Engine;
   lastCompletion(): LastCompletion | undefined;
   statusText(): string;
+  statusTooltip(): string;
   /** How documents reached the engine: whole texts (and their UTF-16 units) and edit events. */
   syncStats(): SyncStats;
 }
@@ -60,6 +61,7 @@ export function activate(context: vscode.ExtensionContext): MegabyteApi {
     engine,
     lastCompletion: () => completions.lastCompletion(),
     statusText: () => c.status.text,
+    statusTooltip: () => c.status.tooltipText,
     syncStats: () => ({ ...documents.stats }),
   };
 }

@@ -24,6 +24,12 @@ export class StatusBar implements vscode.Disposable {
     return this.item.text;
   }
 
+  /** The hover text, as Markdown source. */
+  get tooltipText(): string {
+    const t = this.item.tooltip;
+    return t === undefined ? '' : typeof t === 'string' ? t : t.value;
+  }
+
   setState(state: EngineState): void {
     this.state = state;
     this.render();

@@ -58,7 +58,10 @@ describe('ui', () => {
       assert.match(text, /MEGABYTE/);
       // Without a GPU (this machine, CI) the CPU execution provider serves: the text says "CPU".
       if (serving.ep === 'cpu') assert.match(text, /\bCPU\b/);
-      report(`status bar: "${text}"`);
+      // A provider that was listed but could not serve is named in the hover, with the reason.
+      const tip = api.statusTooltip();
+      for (const f of serving.fallbacks) assert.ok(tip.includes(`${DEVICE_LABELS[f.ep]} unavailable`), `the hover does not say ${f.ep} fell back: ${tip}`);
+      report(`status bar: "${text}"; fallbacks in the hover: ${serving.fallbacks.map((f) => DEVICE_LABELS[f.ep]).join(', ') || 'none'}`);
     });
   });
 
