@@ -19,7 +19,7 @@
 // windowed medians (see rssWindowGrowthPct).
 //
 // Progress goes to stderr; the last stdout line is one JSON object. Exit code 1 if any check
-// failed or resident memory grew by 5 % or more after warm-up.
+// failed or resident memory grew by 5 % or more after warm-up (medians of the windows).
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -120,7 +120,11 @@ export interface SoakResult {
   model: string;
   seed: number;
   fault?: string;
-  /** Every check passed and RSS grew less than 5 % after warm-up. */
+  /**
+   * Every check passed and RSS grew less than 5 % after warm-up, judged on the windowed medians:
+   * two single samples swing by ±10–25 MB with each thread's garbage collection and onnxruntime's
+   * arena growth (measured: 232 MB at keystroke 1,000 against a 274 MB median over 1,000–2,000).
+   */
   ok: boolean;
 }
 
@@ -508,7 +512,7 @@ export async function soak(options: Partial<SoakOptions> & { modelDir?: string }
     r.seconds = round1((performance.now() - t0) / 1000);
   }
   r.ok = r.shownWrongVersion === 0 && r.shownWrongContext === 0 && r.invalidCandidates === 0 && r.unhandledRejections === 0 &&
-    r.errors === 0 && r.contentMismatch === 0 && r.workerRestarts === 0 && r.resyncs === 0 && r.workerErrorLogs === 0 && r.rssGrowthPct < 5;
+    r.errors === 0 && r.contentMismatch === 0 && r.workerRestarts === 0 && r.resyncs === 0 && r.workerErrorLogs === 0 && r.rssWindowGrowthPct < 5;
   return r;
 }
 
