@@ -24,6 +24,9 @@ const copy = (rel, filter) => {
 };
 // The whitelist (also mirrored in .vscodeignore for anyone packing from the repo root).
 for (const f of ['README.md', 'LICENSE', 'dist/extension.js', 'dist/worker.js', 'media/icon.png', 'media/continuation.js', 'media/continuation.css']) copy(f);
+// README.md shows these by relative path; they ship so the extension's page in VS Code shows them
+// (vsce keeps the links relative: --no-rewrite-relative-links below).
+copy('media/screenshots', (p) => p.endsWith('.png') || statSync(p).isDirectory());
 for (const m of readdirSync(path.join(root, 'models'))) {
   if (existsSync(path.join(root, 'models', m, 'manifest.json'))) copy(`models/${m}`, (p) => !p.endsWith('fixture.json'));
 }
@@ -40,6 +43,6 @@ writeFileSync(path.join(stage, '.vscodeignore'), '');
 
 const out = path.join(root, `${pkg.name}-${target}-${pkg.version}.vsix`);
 const vsce = path.join(root, 'node_modules', '.bin', 'vsce');
-const r = spawnSync(vsce, ['package', '--no-dependencies', '--allow-missing-repository', '--target', target, '--out', out], { cwd: stage, stdio: 'inherit' });
+const r = spawnSync(vsce, ['package', '--no-dependencies', '--allow-missing-repository', '--no-rewrite-relative-links', '--target', target, '--out', out], { cwd: stage, stdio: 'inherit' });
 if (r.status !== 0) process.exit(r.status ?? 1);
 console.log(JSON.stringify({ vsix: path.relative(root, out), bytes: statSync(out).size, target }));

@@ -1,5 +1,6 @@
 // npm test: every tier in order, each timed; stops at the first failing tier.
 //   1. types and lint   2. engine (node --test)   3. recipe (pytest)   4. extension in a real VS Code
+//   5. the packaged vsix installed into that VS Code
 // MEGABYTE_SKIP_TIERS=extension (comma list) skips tiers, for quick local runs only.
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -13,6 +14,8 @@ const tiers = [
   ['engine', 'node', ['--test', '--test-concurrency=1', 'dist/test/unit/', 'dist/test/engine/']],
   ['python', 'node', ['scripts/python.mjs', '-m', 'pytest', '-q', 'models/training/tests']],
   ['extension', 'node', ['test/e2e/run.mjs']],
+  // The packaged vsix installed into that VS Code as a user installs it: loads its own model, shows ghost text.
+  ['vsix', 'node', ['test/e2e/vsix.mjs']],
 ];
 const times = {};
 for (const [name, cmd, args] of tiers) {

@@ -135,8 +135,11 @@ export function workbenchUrl(port, folder, payload) {
   return `http://127.0.0.1:${port}/?${q}`;
 }
 
-/** Headless (or headed) Debian chromium through playwright-core. */
-export async function launchChromium(vs, { headed = false, log = () => {} } = {}) {
+/**
+ * Headless (or headed) Debian chromium through playwright-core. `ownSignals`: the caller handles
+ * SIGINT/SIGTERM/SIGHUP itself (playwright's own handlers would exit the process mid-cleanup).
+ */
+export async function launchChromium(vs, { headed = false, log = () => {}, ownSignals = false } = {}) {
   // require() (not import) so NODE_PATH can supply playwright-core when the repo has no node_modules yet
   const { chromium } = createRequire(import.meta.url)('playwright-core');
   log(`launching ${vs.chromium}`);
@@ -144,6 +147,7 @@ export async function launchChromium(vs, { headed = false, log = () => {} } = {}
     executablePath: vs.chromium,
     headless: !headed,
     timeout: 60_000,
+    ...(ownSignals ? { handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false } : {}),
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
@@ -157,6 +161,43 @@ export async function waitForWorkbench(page, timeout = WORKBENCH_TIMEOUT_MS) {
 export async function statusBarText(page) {
   const item = page.locator('.statusbar-item', { hasText: 'MEGABYTE' }).first();
   return (await item.count()) ? ((await item.textContent().catch(() => '')) ?? '').replace(/\s+/g, ' ').trim() : '';
+}
+
+/** The active editor's cursor from the status bar ("Ln 12, Col 5") as { line, column }; undefined while absent. */
+export async function cursorPosition(page) {
+  const item = page.locator('.statusbar-item', { hasText: /Ln \d+, Col \d+/ }).first();
+  if (!(await item.count())) return undefined;
+  const m = /Ln (\d+), Col (\d+)/.exec((await item.textContent().catch(() => '')) ?? '');
+  return m ? { line: Number(m[1]), column: Number(m[2]) } : undefined;
+}
+
+/**
+ * Installs a .vsix with code-server's own CLI, as a user would (`code-server --install-extension`),
+ * into `extensionsDir` / `userDataDir`; config and XDG dirs go under `stateDir`, away from ~/.
+ * Returns { code, output, ms }; `onSpawn(child)` lets a caller kill it on Ctrl+C.
+ */
+export function installVsix({ vs, vsix, extensionsDir, userDataDir, stateDir, timeoutMs = 180_000, onSpawn = () => {} }) {
+  const t = Date.now();
+  const child = spawn(vs.node, [
+    vs.codeServer,
+    '--config', path.join(stateDir, 'config.yaml'),
+    '--extensions-dir', extensionsDir,
+    '--user-data-dir', userDataDir,
+    '--install-extension', vsix,
+  ], {
+    cwd: stateDir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, XDG_DATA_HOME: path.join(stateDir, 'xdg-data'), XDG_CONFIG_HOME: path.join(stateDir, 'xdg-config') },
+  });
+  onSpawn(child);
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => { clearTimeout(timer); reject(err); });
+    child.on('close', (code, sig) => { clearTimeout(timer); resolve({ code: code ?? sig, output, ms: Date.now() - t }); });
+  });
 }
 
 /** Workbench actions for browser tests and `npm start --check`, through the DOM as a user would. */
