@@ -136,7 +136,7 @@ async function check(vs, url, timings, headed) {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const shot = path.join(ARTIFACTS, 'start.png');
   fs.rmSync(shot, { force: true });
-  const browser = await launchChromium(vs, { headed, log });
+  const browser = await launchChromium(vs, { headed, log, ownSignals: true });
   try {
     const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
     let t = Date.now();

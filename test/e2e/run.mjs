@@ -120,7 +120,7 @@ async function stopServer() {
 
 // ---------------------------------------------------------------- browser
 async function launchBrowser(vs, opts) {
-  state.browser = await launchChromium(vs, { headed: opts.headed, log });
+  state.browser = await launchChromium(vs, { headed: opts.headed, log, ownSignals: true });
   return state.browser;
 }
 
