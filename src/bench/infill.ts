@@ -3,7 +3,10 @@
 // (one line, or two to four lines) is removed from a real file, the cursor is put where it was,
 // and greedy decoding must give it back. Each span is tried with the text after the cursor
 // (the default) and without it (--no-suffix), so the figures show what the suffix is worth.
-// Last line: {"spans":n,"line":{"with_suffix":x,"without_suffix":y},"lines":{...},...}
+// Exact match is the headline; for a model that rarely gets a span exactly right, the mean
+// similarity (1 - edit distance / the longer length) and the share of middles the model ended
+// itself (EOM, or reaching the text after the cursor) show whether the suffix helps at all.
+// Last line: {"spans":n,"line":{"n":k,"with_suffix":x,"without_suffix":y,"similarity":{...},...},"lines":{...},...}
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineCore } from '../engine/engine';
@@ -37,13 +40,27 @@ export function heldoutSpans(corpus: string, count: number, seed: number): Span[
   return spans;
 }
 
+/** 1 - Levenshtein distance / the longer length: 1 for equal strings, 0 for nothing in common. */
+export function similarity(a: string, b: string): number {
+  if (a === b) return 1;
+  const n = Math.max(a.length, b.length);
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return 1 - prev[b.length] / n;
+}
+
 async function main(): Promise<void> {
   const p = parseArgs(process.argv.slice(2), ['verbose']);
   const corpus = String(p.flags.get('corpus') ?? path.join(repoRoot(), '.cache', 'corpus'));
   if (!existsSync(path.join(corpus, 'heldout.idx'))) fail(`no held-out split at ${corpus}: run models/training/corpus.py first`);
   const spans = heldoutSpans(corpus, intFlag(p, 'spans', 60, 1, 10000), intFlag(p, 'seed', 7));
   const engine = await EngineCore.load(String(p.flags.get('model') ?? defaultModelDir()), { executionProviders: ['cpu'] });
-  const tally = { line: { n: 0, with: 0, without: 0 }, lines: { n: 0, with: 0, without: 0 } };
+  const zero = () => ({ n: 0, with: 0, without: 0, simWith: 0, simWithout: 0, ended: 0 });
+  const tally = { line: zero(), lines: zero() };
   const t0 = performance.now();
   for (const [i, s] of spans.entries()) {
     const want = s.text.slice(s.start, s.end);
@@ -51,12 +68,14 @@ async function main(): Promise<void> {
     const uri = `span${i}`;
     engine.sync(uri, 1, doc);
     const got: Record<string, string> = {};
+    let ended = false;
     for (const useSuffix of [true, false]) {
       const r = await engine.complete({
         uri, version: 1, offset: s.start, candidates: 1, maxBytes: Buffer.byteLength(want) + 64, temperature: 0, topP: 1,
         stop: s.kind === 'line' ? 'line' : 'budget', timeBudgetMs: 60_000, useSuffix,
       });
       let text = r.candidates[0].text;
+      if (useSuffix) ended = r.candidates[0].stoppedBy === 'eom' || r.candidates[0].stoppedBy === 'suffix';
       // Without the suffix nothing says where the middle ends: compare the same number of lines.
       // With it, the model must end the middle itself (EOM): compared whole.
       if (s.kind === 'lines' && !useSuffix) text = text.split('\n').slice(0, want.split('\n').length).join('\n');
@@ -67,13 +86,21 @@ async function main(): Promise<void> {
     t.n++;
     if (got.true.trimEnd() === want.trimEnd()) t.with++;
     if (got.false.trimEnd() === want.trimEnd()) t.without++;
+    t.simWith += similarity(got.true.trimEnd(), want.trimEnd());
+    t.simWithout += similarity(got.false.trimEnd(), want.trimEnd());
+    if (ended) t.ended++;
     if (p.flags.has('verbose')) console.error(JSON.stringify({ file: s.file, want, with: got.true, without: got.false }));
   }
-  const rate = (k: keyof typeof tally, w: 'with' | 'without') => +(tally[k][w] / Math.max(1, tally[k].n)).toFixed(4);
+  const rate = (k: keyof typeof tally, w: 'with' | 'without' | 'simWith' | 'simWithout' | 'ended') => +(tally[k][w] / Math.max(1, tally[k].n)).toFixed(4);
+  const figures = (k: keyof typeof tally) => ({
+    n: tally[k].n, with_suffix: rate(k, 'with'), without_suffix: rate(k, 'without'),
+    similarity: { with_suffix: rate(k, 'simWith'), without_suffix: rate(k, 'simWithout') },
+    ended_by_model_with_suffix: rate(k, 'ended'),
+  });
   console.log(JSON.stringify({
     model: engine.info().name, spans: spans.length, seconds: +((performance.now() - t0) / 1000).toFixed(1),
-    line: { n: tally.line.n, with_suffix: rate('line', 'with'), without_suffix: rate('line', 'without') },
-    lines: { n: tally.lines.n, with_suffix: rate('lines', 'with'), without_suffix: rate('lines', 'without') },
+    line: figures('line'),
+    lines: figures('lines'),
   }));
   await engine.dispose();
 }
