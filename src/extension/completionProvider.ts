@@ -32,19 +32,12 @@ export interface CompletionDeps {
 export class CompletionProvider implements vscode.InlineCompletionItemProvider {
   private shown: ShownSuggestion | undefined;
   private last: LastCompletion | undefined;
-  /** Times VS Code asked while completions were on (for tests). */
-  private asked = 0;
 
   constructor(private readonly deps: CompletionDeps) {}
 
   /** The texts last offered to VS Code, for tests. */
   lastCompletion(): LastCompletion | undefined {
     return this.last;
-  }
-
-  /** How many times VS Code asked for completions while they were on, for tests. */
-  requestCount(): number {
-    return this.asked;
   }
 
   /** Candidates from another model must not be served by typing along. */
@@ -62,7 +55,6 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
     const cfg = config.completion(document);
     if (!cfg.enabled || this.deps.isPaused() || !engine.model) return undefined;
     if (cfg.excludeLanguages.includes(document.languageId) || document.uri.scheme === 'output') return undefined;
-    this.asked++;
 
     const uri = document.uri.toString();
     const offset = document.offsetAt(position);

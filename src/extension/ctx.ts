@@ -61,9 +61,6 @@ export class Ctx implements vscode.Disposable {
     this.status.setPaused(paused);
     void setContext('megabyte.paused', paused);
     this.log.info(paused ? 'Completions paused' : 'Completions resumed');
-    // On resume, ask again at the cursor: VS Code keeps the empty answer it got while paused for
-    // this text and position, so without this the user would have to type before seeing anything.
-    if (!paused && vscode.window.activeTextEditor) void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
   }
 
   pushExtensionCleanup(...disposables: vscode.Disposable[]): void {

@@ -16,8 +16,6 @@ import { SurprisalView } from './surprisal';
 export interface MegabyteApi {
   engine: Engine;
   lastCompletion(): LastCompletion | undefined;
-  /** Times VS Code asked the provider while completions were on. */
-  completionRequests(): number;
   statusText(): string;
   statusTooltip(): string;
   /** How documents reached the engine: whole texts (and their UTF-16 units) and edit events. */
@@ -62,7 +60,6 @@ export function activate(context: vscode.ExtensionContext): MegabyteApi {
   return {
     engine,
     lastCompletion: () => completions.lastCompletion(),
-    completionRequests: () => completions.requestCount(),
     statusText: () => c.status.text,
     statusTooltip: () => c.status.tooltipText,
     syncStats: () => ({ ...documents.stats }),
