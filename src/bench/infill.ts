@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineCore } from '../engine/engine';
 import { rng } from '../engine/sampling';
+import { similarity } from './stats';
 import { defaultModelDir, fail, intFlag, parseArgs, repoRoot } from '../cli/args';
 
 interface Span { file: string; text: string; start: number; end: number; kind: 'line' | 'lines' }
@@ -38,19 +39,6 @@ export function heldoutSpans(corpus: string, count: number, seed: number): Span[
     spans.push({ file: `${rec.package}/${rec.path}`, text, start, end, kind });
   }
   return spans;
-}
-
-/** 1 - Levenshtein distance / the longer length: 1 for equal strings, 0 for nothing in common. */
-export function similarity(a: string, b: string): number {
-  if (a === b) return 1;
-  const n = Math.max(a.length, b.length);
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return 1 - prev[b.length] / n;
 }
 
 async function main(): Promise<void> {

@@ -54,3 +54,16 @@ export function round(x: number, digits = 1): number {
   const k = 10 ** digits;
   return Math.round(x * k) / k;
 }
+
+/** 1 - Levenshtein distance / the longer length: 1 for equal strings, 0 for nothing in common. */
+export function similarity(a: string, b: string): number {
+  if (a === b) return 1;
+  const n = Math.max(a.length, b.length);
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return 1 - prev[b.length] / n;
+}

@@ -1,7 +1,7 @@
 // The infilling benchmark's similarity: 1 - Levenshtein distance / the longer length.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { similarity } from '../../src/bench/infill';
+import { similarity } from '../../src/bench/stats';
 
 test('similarity is 1 for equal strings, 0 with nothing in common, and counts edits over the longer length', () => {
   assert.equal(similarity('return x', 'return x'), 1);
