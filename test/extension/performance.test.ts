@@ -4,6 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { ScoreResult } from '../../src/engine/api';
 import {
   accept,
   eventLoopMonitor,
@@ -133,6 +134,28 @@ describe('performance', () => {
       // extension host itself spent busy counts (a descheduled thread is the machine, not the code),
       // and garbage collection of the 1 MB copies lands here too, hence the looser bound.
       assert.ok(typed.busyInMaxGapMs < MAX_TYPING_BUSY_MS, `the extension host's event loop was busy ${fmt(typed)} while typing (limit ${MAX_TYPING_BUSY_MS} ms)`);
+    });
+  });
+  describe('surprisal view on 1 MB', () => {
+    // Pending: a known freeze. Measured 2026-11-29: scoring 1,028,469 bytes works (183 s on the
+    // loaded 2 cores), but decorating the result then held the extension host for 776 ms busy
+    // (limit 500). Fix: decorate only the visible ranges (and on scroll) instead of every line.
+    it.skip('scores every byte of a 1 MB document and decorates it without the extension host stalling', async function () {
+      this.timeout(600_000);
+      const text = megabyteOfSource();
+      await openDoc(text, 'plaintext', 0);
+      await quietEventLoop();
+      const scoring = eventLoopMonitor();
+      const t0 = Date.now();
+      const result = await vscode.commands.executeCommand<ScoreResult | undefined>('megabyte.toggleSurprisal');
+      const gaps = scoring.stop();
+      const ms = Date.now() - t0;
+      assert.ok(result, 'the surprisal view scored the document');
+      assert.ok(result.bytes >= 1_000_000, `scored ${result.bytes} bytes`);
+      assert.equal(result.bits.length, result.bytes);
+      report(`surprisal 1 MB: ${result.bytes} bytes at ${result.bitsPerByte.toFixed(2)} bits/byte, engine ${result.seconds.toFixed(1)} s, command ${ms} ms; longest event-loop gap ${fmt(gaps)}`);
+      assert.ok(gaps.busyInMaxGapMs < MAX_TYPING_BUSY_MS, `the extension host was busy ${fmt(gaps)} while scoring and decorating 1 MB (limit ${MAX_TYPING_BUSY_MS} ms)`);
+      assert.equal(await vscode.commands.executeCommand('megabyte.toggleSurprisal'), undefined, 'toggling again clears the view');
     });
   });
 });
