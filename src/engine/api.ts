@@ -124,7 +124,8 @@ export interface Engine {
    * Apply edits (in order, each against the text the previous one left) to the version the engine
    * holds, `baseVersion`, giving `version` with `length` UTF-16 units: a keystroke costs the
    * extension host its size, not a copy of the document. If the engine holds another version or the
-   * length disagrees, it drops the document and asks for the full text (see onResync).
+   * edits do not fit (out of range, or not `length` long), it serves nothing for that document and
+   * asks for the full text (see onResync); its cache stays, so only what differs is encoded again.
    */
   edit(uri: string, baseVersion: number, version: number, edits: TextEdit[], length: number, cursor?: number): void;
   /** Documents whose full text the engine needs again (an edit that did not apply, or a worker restart). */

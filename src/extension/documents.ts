@@ -23,7 +23,6 @@ function cursorIn(doc: vscode.TextDocument): number | undefined {
 
 /** Output channels are text documents too; they are never completed, scored or continued. */
 export function canSync(doc: vscode.TextDocument): boolean {
-  // The end offset is the length in UTF-16 units, without copying the text out.
   return doc.uri.scheme !== 'output' && docLength(doc) <= MAX_SYNC_CHARS;
 }
 
@@ -63,8 +62,6 @@ export class DocumentSync implements vscode.Disposable {
     if (this.versions.get(uri) === doc.version) return true;
     if (!canSync(doc)) return false;
     try {
-      // The cursor tells the worker what to encode ahead of the next request: the prefix up to
-      // it (and the text after it), not the whole file.
       const text = doc.getText();
       this.engine.sync(uri, doc.version, text, cursorIn(doc));
       this.versions.set(uri, doc.version);

@@ -91,7 +91,8 @@ test('edits (VS Code contentChanges) give the same text, cache reuse and predict
   const e = await EngineCore.load(MODEL_DIR, { executionProviders: ['cpu'] });
   e.sync('doc', 1, text);
   await e.complete(req(1, text.length));
-  // Two changes in one event (multi-cursor), applied in order: a replacement and an insertion.
+  // Two edits in one message, applied in order (the engine takes sequences; the extension sends
+  // single-change events): a replacement and an insertion.
   const step1 = text.slice(0, 12_000) + 'let y = 7;' + text.slice(12_004);
   const edited = step1.slice(0, 15_000) + 'é€\n' + step1.slice(15_000);
   assert.equal(e.edit('doc', 1, 2, [{ offset: 12_000, length: 4, text: 'let y = 7;' }, { offset: 15_000, length: 0, text: 'é€\n' }], edited.length), true);
