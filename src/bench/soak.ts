@@ -28,6 +28,7 @@ import { EngineError } from '../engine/api';
 import { startEngine, WorkerEngine } from '../engine/client';
 import { rng } from '../engine/sampling';
 import { defaultModelDir, fail, intFlag, parseArgs, repoRoot } from '../cli/args';
+import { percentile, round } from './stats';
 
 export interface SoakOptions {
   keystrokes: number;
@@ -224,14 +225,7 @@ export function sameCompletion(a: Candidate[], b: Candidate[]): boolean {
   return true;
 }
 
-function percentile(xs: number[], p: number): number {
-  if (!xs.length) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const round1 = (x: number) => Math.round(x * 10) / 10;
 
 export async function soak(options: Partial<SoakOptions> & { modelDir?: string } = {}): Promise<SoakResult> {
   const o: SoakOptions = { ...DEFAULT_SOAK, modelDir: defaultModelDir(), ...options };
@@ -487,19 +481,19 @@ export async function soak(options: Partial<SoakOptions> & { modelDir?: string }
 
     r.finalVersion = doc.version;
     r.docBytesEnd = Buffer.byteLength(doc.text);
-    r.latencyMsP50 = round1(percentile(latencies, 50));
-    r.latencyMsP95 = round1(percentile(latencies, 95));
-    r.rssWarmMB = round1(rssWarm / MB);
-    r.rssEndMB = round1(rssEnd / MB);
-    r.rssMaxMB = round1(rssMax / MB);
-    r.rssStartMB = round1(r.rssStartMB);
+    r.latencyMsP50 = latencies.length ? round(percentile(latencies, 50)) : 0;
+    r.latencyMsP95 = latencies.length ? round(percentile(latencies, 95)) : 0;
+    r.rssWarmMB = round(rssWarm / MB);
+    r.rssEndMB = round(rssEnd / MB);
+    r.rssMaxMB = round(rssMax / MB);
+    r.rssStartMB = round(r.rssStartMB);
     r.rssGrowthPct = Math.round((10000 * (rssEnd - rssWarm)) / rssWarm) / 100;
     const tenth = o.keystrokes / 10;
     const windowMedian = (from: number, to: number) => percentile(samples.filter((x) => x.k >= from && x.k < to).map((x) => x.rss), 50) || rssEnd;
     const warmWindow = windowMedian(warmAt, warmAt + tenth);
     const endWindow = windowMedian(o.keystrokes - tenth, o.keystrokes);
-    r.rssWarmWindowMB = round1(warmWindow / MB);
-    r.rssEndWindowMB = round1(endWindow / MB);
+    r.rssWarmWindowMB = round(warmWindow / MB);
+    r.rssEndWindowMB = round(endWindow / MB);
     r.rssWindowGrowthPct = Math.round((10000 * (endWindow - warmWindow)) / warmWindow) / 100;
   } finally {
     r.workerRestarts = engine.restarts;
@@ -509,7 +503,7 @@ export async function soak(options: Partial<SoakOptions> & { modelDir?: string }
     process.off('unhandledRejection', onUnhandled);
     r.unhandledRejections = unhandledRejections;
     r.workerErrorLogs = workerErrorLogs;
-    r.seconds = round1((performance.now() - t0) / 1000);
+    r.seconds = round((performance.now() - t0) / 1000);
   }
   r.ok = r.shownWrongVersion === 0 && r.shownWrongContext === 0 && r.invalidCandidates === 0 && r.unhandledRejections === 0 &&
     r.errors === 0 && r.contentMismatch === 0 && r.workerRestarts === 0 && r.resyncs === 0 && r.workerErrorLogs === 0 && r.rssWindowGrowthPct < 5;
