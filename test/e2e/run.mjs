@@ -34,7 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { ROOT, setupVscode } from '../../scripts/setup-vscode.mjs';
 import { browserTests } from './browser-tests.mjs';
 import {
-  WORKBENCH_TIMEOUT_MS, launchChromium, remoteUri, sleep, startCodeServer, tail, waitForWorkbench,
+  WORKBENCH_TIMEOUT_MS, launchChromium, remoteUri, saveRunLogs, sleep, startCodeServer, waitForWorkbench,
   makeWorkbench, workbenchUrl,
 } from './server.mjs';
 
@@ -97,10 +97,6 @@ function withTimeout(promise, ms, what) {
     promise,
     new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms / 1000}s: ${what}`)), ms); }),
   ]).finally(() => clearTimeout(timer));
-}
-
-function copyDir(src, dst) {
-  try { fs.cpSync(src, dst, { recursive: true, force: true }); } catch { /* best effort */ }
 }
 
 // ---------------------------------------------------------------- code-server (test/e2e/server.mjs)
@@ -234,23 +230,7 @@ async function cleanup() {
 }
 
 function saveLogs(tmp) {
-  const dst = path.join(ARTIFACTS, 'e2e-logs');
-  fs.rmSync(dst, { recursive: true, force: true });
-  fs.mkdirSync(dst, { recursive: true });
-  for (const f of ['code-server.log', 'browser-console.log']) {
-    if (fs.existsSync(path.join(tmp, f))) fs.copyFileSync(path.join(tmp, f), path.join(dst, f));
-  }
-  copyDir(path.join(tmp, 'user-data', 'logs'), path.join(dst, 'vscode-logs')); // exthost, remoteagent, ...
-  log(`logs saved to ${path.relative(ROOT, dst)}/`);
-  // The extension's own output channel(s): show their last lines right away.
-  const walk = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]);
-  let extLogs = [];
-  try { extLogs = walk(path.join(dst, 'vscode-logs')).filter((f) => f.includes(EXTENSION_ID) && f.endsWith('.log')); } catch { /* none */ }
-  for (const f of extLogs) {
-    console.log(`\n  --- ${path.relative(ROOT, f)} (last lines)`);
-    console.log(tail(f, 15).split('\n').map((l) => `  ${l.slice(0, 400)}`).join('\n'));
-  }
+  saveRunLogs(tmp, path.join(ARTIFACTS, 'e2e-logs'), { root: ROOT, extensionId: EXTENSION_ID, log });
 }
 
 function printSummary() {

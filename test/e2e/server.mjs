@@ -135,6 +135,32 @@ export function workbenchUrl(port, folder, payload) {
   return `http://127.0.0.1:${port}/?${q}`;
 }
 
+
+/** Files under `dir`, recursively ([] when it does not exist). */
+export function listFiles(dir) {
+  let entries = [];
+  try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return []; }
+  return entries.flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+}
+
+/**
+ * Copies a run's logs from its temp dir `tmp` (code-server.log, browser-console.log, VS Code's
+ * own logs) to `dst`, and prints the last lines of the extension's own log files.
+ */
+export function saveRunLogs(tmp, dst, { root, extensionId, log = () => {} }) {
+  fs.rmSync(dst, { recursive: true, force: true });
+  fs.mkdirSync(dst, { recursive: true });
+  for (const f of ['code-server.log', 'browser-console.log']) {
+    if (fs.existsSync(path.join(tmp, f))) fs.copyFileSync(path.join(tmp, f), path.join(dst, f));
+  }
+  // exthost, remoteagent, ...
+  try { fs.cpSync(path.join(tmp, 'user-data', 'logs'), path.join(dst, 'vscode-logs'), { recursive: true, force: true }); } catch { /* none */ }
+  log(`logs saved to ${path.relative(root, dst)}/`);
+  for (const f of listFiles(path.join(dst, 'vscode-logs')).filter((p) => p.includes(extensionId) && p.endsWith('.log'))) {
+    console.log(`\n  --- ${path.relative(root, f)} (last lines)`);
+    console.log(tail(f, 15).split('\n').map((l) => `  ${l.slice(0, 400)}`).join('\n'));
+  }
+}
 /**
  * Headless (or headed) Debian chromium through playwright-core. `ownSignals`: the caller handles
  * SIGINT/SIGTERM/SIGHUP itself (playwright's own handlers would exit the process mid-cleanup).

@@ -29,8 +29,8 @@ import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { ROOT, setupVscode } from '../../scripts/setup-vscode.mjs';
 import {
-  WORKBENCH_TIMEOUT_MS, cursorPosition, installVsix, launchChromium, makeWorkbench, sleep, startCodeServer, tail,
-  waitForWorkbench, workbenchUrl,
+  WORKBENCH_TIMEOUT_MS, cursorPosition, installVsix, launchChromium, listFiles, makeWorkbench, saveRunLogs, sleep,
+  startCodeServer, tail, waitForWorkbench, workbenchUrl,
 } from './server.mjs';
 
 const EXTENSION_ID = 'megabyte-local.megabyte-complete';
@@ -93,24 +93,8 @@ async function cleanup() {
   }
 }
 
-function walk(dir) {
-  let entries = [];
-  try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return []; }
-  return entries.flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-}
-
 function saveLogs() {
-  if (!state.tmp) return;
-  fs.rmSync(LOGS_OUT, { recursive: true, force: true });
-  fs.mkdirSync(LOGS_OUT, { recursive: true });
-  for (const f of ['code-server.log', 'browser-console.log']) {
-    if (fs.existsSync(path.join(state.tmp, f))) fs.copyFileSync(path.join(state.tmp, f), path.join(LOGS_OUT, f));
-  }
-  try { fs.cpSync(path.join(state.tmp, 'user-data', 'logs'), path.join(LOGS_OUT, 'vscode-logs'), { recursive: true }); } catch { /* none */ }
-  log(`logs saved to ${path.relative(ROOT, LOGS_OUT)}/`);
-  for (const f of walk(path.join(LOGS_OUT, 'vscode-logs')).filter((p) => p.includes(EXTENSION_ID) && p.endsWith('.log'))) {
-    console.log(`  --- ${path.relative(ROOT, f)} (last lines)\n${tail(f, 15).split('\n').map((l) => `  ${l.slice(0, 400)}`).join('\n')}`);
-  }
+  if (state.tmp) saveRunLogs(state.tmp, LOGS_OUT, { root: ROOT, extensionId: EXTENSION_ID, log });
 }
 
 async function finish(err) {
@@ -309,7 +293,7 @@ async function drive(vs, tmp, extensionDir, opts) {
     let loaded;
     const logDeadline = Date.now() + 20_000;
     while (!loaded && Date.now() < logDeadline) {
-      for (const f of walk(path.join(tmp, 'user-data', 'logs')).filter((p) => p.endsWith('.log'))) {
+      for (const f of listFiles(path.join(tmp, 'user-data', 'logs')).filter((p) => p.endsWith('.log'))) {
         const m = /Loading model (.+)$/m.exec(fs.readFileSync(f, 'utf8'));
         if (m) { loaded = m[1].trim(); break; }
       }
