@@ -6,13 +6,22 @@
 The graphs are written with onnx.helper rather than traced: attention is onnxruntime's fused
 `com.microsoft.GroupQueryAttention` (measured here 4x faster than plain ops on CPU, ~20x on GPU),
 with rotary positions computed inside the op, and every level takes past keys/values and returns
-present ones, so appending one patch to a document costs one step, not a re-run of the file.
+the new positions' ones, so appending one patch to a document costs one step, not a re-run of the file.
 
 Graph contract (names from megabyte/symbols.py ONNX, mirrored in src/engine/contract.ts):
   inputs   prev_units (N, S, unit) int64, [context (N, S, D) float, levels > 0],
-           past_key.{i}, past_value.{i} (N, kv_heads, P, head_dim) float   (P may be 0)
+           past_length (1,) int64: positions already in the past (the same for every row),
+           past_key.{i}, past_value.{i} (N, kv_heads, C, head_dim) float, C >= past_length:
+           a buffer whose first past_length positions are the past (C may be 0; the rest is ignored)
   outputs  child_context (N, S, p, D_child) float | logits (N, S, 260) float,
-           present_key.{i}, present_value.{i} (N, kv_heads, P + S, head_dim)
+           new_key.{i}, new_value.{i} (N, kv_heads, S, head_dim): keys (rotated) and values of
+           the S new positions, which the caller writes into its buffer at past_length.
+
+Why only the new positions come out: onnxruntime-node copies every output into a fresh JS
+buffer, so a `present` output (past + new) costs a copy of the whole cache per call — at 1 MB
+of context 31 MB per global step, three times over with candidates. The caller keeps one
+growing buffer per layer instead and appends S positions; inside the graph GroupQueryAttention
+still concatenates past and new in onnxruntime's own arena (one memcpy, no JS allocation).
 """
 from __future__ import annotations
 
@@ -75,6 +84,7 @@ def export_level(model: Megabyte, li: int, path: Path) -> None:
     inputs = [helper.make_tensor_value_info(ONNX["input_units"], TensorProto.INT64, ["N", "S", unit])]
     if li > 0:
         inputs.append(helper.make_tensor_value_info(ONNX["input_context"], TensorProto.FLOAT, ["N", "S", lv.dim]))
+    inputs.append(helper.make_tensor_value_info(ONNX["past_length"], TensorProto.INT64, [1]))
     for i in range(lv.layers):
         for key in ("past_key", "past_value"):
             inputs.append(helper.make_tensor_value_info(ONNX[key].format(i=i), TensorProto.FLOAT,
@@ -88,9 +98,10 @@ def export_level(model: Megabyte, li: int, path: Path) -> None:
     x = g.linear(g.op("Reshape", [emb, flat]), level.in_proj)
     if li > 0:
         x = g.op("Add", [x, ONNX["input_context"]])
-    # Sequence bookkeeping for GroupQueryAttention: total = P + S; seqlens_k = total - 1 per row.
-    p_len = g.op("Slice", [g.op("Shape", [ONNX["past_key"].format(i=0)]), g.const(np.array([2], np.int64)),
-                           g.const(np.array([3], np.int64))])
+    # Sequence bookkeeping for GroupQueryAttention: total = past_length + S; seqlens_k = total - 1
+    # per row. past_length is an input, not the past tensors' length, so the past may be a buffer
+    # of any capacity >= past_length (the op reads the first seqlens_k + 1 - S positions of each row).
+    p_len = ONNX["past_length"]
     s_len = g.op("Slice", [shp_units, g.const(np.array([1], np.int64)), g.const(np.array([2], np.int64))])
     total64 = g.op("Add", [p_len, s_len])                                   # (1,) int64
     total32 = g.op("Cast", [g.op("Squeeze", [total64, g.const(np.array([0], np.int64))])], to=TensorProto.INT32)
@@ -108,15 +119,18 @@ def export_level(model: Megabyte, li: int, path: Path) -> None:
     for i, blk in enumerate(level.blocks):
         h = g.layer_norm(x, blk.ln1)
         q, k, v = g.linear(h, blk.attn.q), g.linear(h, blk.attn.k), g.linear(h, blk.attn.v)
-        pk, pv = ONNX["present_key"].format(i=i), ONNX["present_value"].format(i=i)
+        pk, pv = g.name("present_key"), g.name("present_value")
         att = g.name("attn")
         g.nodes.append(helper.make_node(
             "GroupQueryAttention",
             [q, k, v, ONNX["past_key"].format(i=i), ONNX["past_value"].format(i=i), seqlens, total32, cos, sin],
             [att, pk, pv], domain="com.microsoft", num_heads=lv.heads, kv_num_heads=lv.kv_heads,
             do_rotary=1, rotary_interleaved=0, scale=1.0 / float(np.sqrt(hd))))
-        for nm in (pk, pv):
-            outputs.append(helper.make_tensor_value_info(nm, TensorProto.FLOAT, ["N", lv.kv_heads, "T", hd]))
+        # present (N, kv, max(C, total), hd) -> its positions [past_length, total): the new ones.
+        for present, key in ((pk, "new_key"), (pv, "new_value")):
+            nm = ONNX[key].format(i=i)
+            g.nodes.append(helper.make_node("Slice", [present, p_len, total64, g.const(np.array([2], np.int64))], [nm]))
+            outputs.append(helper.make_tensor_value_info(nm, TensorProto.FLOAT, ["N", lv.kv_heads, "S", hd]))
         x = g.op("Add", [x, g.linear(att, blk.attn.o)])
         h = g.layer_norm(x, blk.ln2)
         x = g.op("Add", [x, g.linear(g.op("Gelu", [g.linear(h, blk.fc1)]), blk.fc2)])
@@ -191,8 +205,20 @@ def main() -> None:
     ap.add_argument("--eval", help="JSON file of evaluation figures (eval.py --json) for the manifest")
     ap.add_argument("--earlier-training", help="manifest.json of the model this checkpoint was continued from "
                                                "(train.py --init-from): its training is recorded as earlier segments")
+    ap.add_argument("--keep-records", action="store_true",
+                    help="only write the graphs anew (after a change of the graph contract): the manifest "
+                         "already in --out keeps its description, training, corpus and evaluation records")
     args = ap.parse_args()
     model, st = load_checkpoint(args.checkpoint)
+    if args.keep_records:
+        old = json.loads((Path(args.out) / "manifest.json").read_text())
+        if old.get("parameters") != model.num_params():
+            raise SystemExit(f"{args.out}: its manifest describes another model than {args.checkpoint}")
+        extra = {k: old[k] for k in ("description", "training", "corpus", "evaluation") if k in old}
+        extra["graphs_exported"] = time.strftime("%Y-%m-%d")
+        m = export(model, Path(args.out), old["name"], extra)
+        print(json.dumps({"out": args.out, "files": m["files"]}))
+        return
     this = {"steps": st["step"], "seconds": round(st["train_seconds"], 1), "bytes": st["seen_bytes"]}
     for k in ("lr", "seed", "init_from"):
         if st.get(k) is not None:
@@ -246,7 +272,7 @@ def verify_model_dir(model_dir: str | Path) -> dict:
         g = onnx.load(str(p), load_external_data=False).graph
         names = {x.name for x in g.input}
         lv = manifest["levels"][i]
-        want = {ONNX["input_units"]} | ({ONNX["input_context"]} if i else set())
+        want = {ONNX["input_units"], ONNX["past_length"]} | ({ONNX["input_context"]} if i else set())
         want |= {ONNX[k].format(i=j) for j in range(lv["layers"]) for k in ("past_key", "past_value")}
         if not want <= names:
             raise ModelDirError(f"{p}: graph inputs {sorted(names)} lack {sorted(want - names)}")

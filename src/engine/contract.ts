@@ -11,22 +11,24 @@ export const PAD = VOCAB_SIZE; // embedding-only: "no previous unit" (the learne
 export const ONNX = {
   inputUnits: 'prev_units',
   inputContext: 'context',
+  pastLength: 'past_length',
   pastKey: (i: number) => `past_key.${i}`,
   pastValue: (i: number) => `past_value.${i}`,
   outputContext: 'child_context',
   outputLogits: 'logits',
-  presentKey: (i: number) => `present_key.${i}`,
-  presentValue: (i: number) => `present_value.${i}`,
+  newKey: (i: number) => `new_key.${i}`,
+  newValue: (i: number) => `new_value.${i}`,
 } as const;
 
 /** The same names in the form symbols.py writes them into manifest.json (`onnx_names`). */
 export const ONNX_TEMPLATES: Record<string, string> = {
   input_units: ONNX.inputUnits,
   input_context: ONNX.inputContext,
+  past_length: ONNX.pastLength,
   past_key: 'past_key.{i}',
   past_value: 'past_value.{i}',
   output_context: ONNX.outputContext,
   output_logits: ONNX.outputLogits,
-  present_key: 'present_key.{i}',
-  present_value: 'present_value.{i}',
+  new_key: 'new_key.{i}',
+  new_value: 'new_value.{i}',
 };

@@ -9,8 +9,7 @@
 // and the last level's last output is the distribution of symbol L. Appending one symbol moves
 // L to L+1: the highest level whose unit boundary L+1 is runs one more position on the unit just
 // completed, and every level below it restarts its sequence (position 0 reads the PAD unit).
-import * as ort from 'onnxruntime-node';
-import { KV, ModelRuntime, prevUnits, sliceKV, tileKV, kvBytes } from './runtime';
+import { KVCache, ModelRuntime, prevUnits } from './runtime';
 
 /** Cancellation checked between model runs (a SharedArrayBuffer flag set by the client). */
 export interface CancelToken {
@@ -28,21 +27,24 @@ export class CancelledError extends Error {
 /** The global level's cache for one document stream: KV over `pos` positions, and the output of position pos-1. */
 export class GlobalCache {
   stream: Uint16Array = new Uint16Array(0);
-  past: KV | undefined;
-  pos = 0;
+  /** Keys and values of positions [0, pos) (kv.length === pos), in buffers with room to grow. */
+  kv: KVCache | undefined;
   /** child_context of position pos-1: (p0, D1), or logits (V) for a one-level (plain) model. */
   out: Float32Array | undefined;
   /** Global positions run so far (a work counter: tests and benchmarks read it). */
   positionsRun = 0;
 
+  get pos(): number {
+    return this.kv?.length ?? 0;
+  }
+
   bytes(): number {
-    return kvBytes(this.past) + this.stream.byteLength;
+    return (this.kv?.bytes() ?? 0) + this.stream.byteLength;
   }
 
   reset(): void {
     this.stream = new Uint16Array(0);
-    this.past = undefined;
-    this.pos = 0;
+    this.kv = undefined;
     this.out = undefined;
   }
 }
@@ -76,20 +78,21 @@ export async function encodeGlobal(rt: ModelRuntime, cache: GlobalCache, stream:
   }
   const keep = Math.min(valid, target - 1);
   if (keep < cache.pos) {
-    cache.past = keep > 0 && cache.past ? sliceKV(cache.past, keep) : undefined;
-    cache.pos = keep;
+    cache.kv!.truncate(keep); // a rewind copies nothing: later positions are overwritten as they are re-run
     cache.out = undefined;
   }
   cache.stream = stream.slice(0, length);
   const outSize = rt.levels.length > 1 ? rt.patchSizes[0] * rt.levels[1].dim : 260;
+  const kv = (cache.kv ??= KVCache.forLevel(rt.levels[0]));
+  // Room for the whole target (and a few top patches of typing) at once, not chunk by chunk.
+  kv.reserve(target - kv.length + 16);
   const start = cache.pos;
   while (cache.pos < target) {
     if (opts.cancel.cancelled) throw new CancelledError();
     const steps = Math.min(opts.chunkPatches, target - cache.pos);
     const units = prevUnits(stream, cache.pos, steps, U0);
-    const res = await rt.runLevel(0, units, 1, steps, null, cache.past ?? rt.emptyPast(0, 1));
-    cache.past = res.present;
-    cache.pos += steps;
+    const res = await rt.runLevel(0, units, 1, steps, null, kv);
+    kv.append(res.news);
     cache.positionsRun += steps;
     cache.out = res.out.slice((steps - 1) * outSize, steps * outSize);
     opts.progress?.(cache.pos - start, target - start);
@@ -98,7 +101,7 @@ export async function encodeGlobal(rt: ModelRuntime, cache: GlobalCache, stream:
 }
 
 interface LevelState {
-  past: KV;
+  kv: KVCache;
   /** Positions run in the current sequence of this level. */
   pos: number;
   /** Context from the parent for this level's current sequence: (rows, p, D); unused at level 0. */
@@ -109,14 +112,25 @@ interface LevelState {
 
 /**
  * Decoding state for `rows` candidates that share a primed prefix and advance in lockstep (one
- * symbol each per step), so every level runs as one batch of `rows` (patch-parallel candidates).
+ * symbol each per step), so every inner level runs as one batch of `rows` (patch-parallel
+ * candidates).
+ *
+ * The global level is different: its past is the document's cache (16,384 positions for 1 MB),
+ * which the candidates share. Tiling it into `rows` copies cost ~117 ms per global step at 1 MB
+ * (measured 2026-11-29). Instead each candidate keeps only its own few generated global positions
+ * (`tails`), and a candidate's global step writes its tail into the shared buffer just past the
+ * prefix and runs batch 1 over prefix + tail: a run per candidate, but no copy of the prefix.
+ * The positions past the prefix are scratch space; the cache's own length never moves.
  */
 export class Decoder {
   private states: LevelState[] = [];
   rows = 1;
   length: number;
   private generated: number[][] = [[]];
-  private globalForked = false;
+  /** Per row, per generated global position: its keys and values, per layer (kvHeads, 1, headDim). */
+  private tails: Float32Array[][][] = [[]];
+  /** The global cache's length when primed: the shared prefix. */
+  private base = 0;
 
   constructor(private readonly rt: ModelRuntime, private readonly prefix: Uint16Array, private readonly global: GlobalCache) {
     this.length = prefix.length;
@@ -136,8 +150,10 @@ export class Decoder {
     const rt = this.rt;
     const L = this.prefix.length;
     const g = this.global;
-    if (!g.out || !g.past) throw new Error('global cache not encoded');
-    this.states = [{ past: g.past, pos: g.pos, ctx: new Float32Array(0), out: g.out }];
+    if (!g.out || !g.kv) throw new Error('global cache not encoded');
+    this.base = g.pos;
+    this.tails = [[]];
+    this.states = [{ kv: g.kv, pos: g.pos, ctx: new Float32Array(0), out: g.out }];
     for (let l = 1; l < rt.levels.length; l++) {
       const parentUnit = rt.unit(l - 1);
       const unit = rt.unit(l);
@@ -145,10 +161,12 @@ export class Decoder {
       const steps = Math.floor((L - base) / unit) + 1;
       const D = rt.levels[l].dim;
       const ctx = this.states[l - 1].out; // (1, p, D)
+      const kv = KVCache.forLevel(rt.levels[l], 1, rt.patchSizes[l - 1]);
       const units = prevUnits(this.prefix.subarray(base), 0, steps, unit);
-      const res = await rt.runLevel(l, units, 1, steps, ctx.subarray(0, steps * D), rt.emptyPast(l, 1));
+      const res = await rt.runLevel(l, units, 1, steps, ctx.subarray(0, steps * D), kv);
+      kv.append(res.news);
       const os = this.outSize(l);
-      this.states.push({ past: res.present, pos: steps, ctx, out: res.out.slice((steps - 1) * os, steps * os) });
+      this.states.push({ kv, pos: steps, ctx, out: res.out.slice((steps - 1) * os, steps * os) });
     }
   }
 
@@ -157,11 +175,12 @@ export class Decoder {
     return this.states[this.states.length - 1].out;
   }
 
-  /** Copies the batch-1 state into `rows` candidates. The global level stays shared until a candidate crosses a top patch. */
+  /** Copies the batch-1 state into `rows` candidates. The global past stays shared (see the class doc). */
   fork(rows: number): void {
     if (rows === this.rows) return;
     this.rows = rows;
     this.generated = Array.from({ length: rows }, () => []);
+    this.tails = Array.from({ length: rows }, () => this.tails[0]);
     for (let l = 0; l < this.states.length; l++) {
       const s = this.states[l];
       const tile = (a: Float32Array) => {
@@ -170,11 +189,36 @@ export class Decoder {
         return t;
       };
       if (l > 0) {
-        s.past = tileKV(s.past, rows);
+        s.kv = s.kv.tile(rows);
         s.ctx = tile(s.ctx);
       }
       s.out = tile(s.out);
     }
+  }
+
+  /** One global position for each row: its tail written after the shared prefix, then a batch-1 run. */
+  private async stepGlobal(units: BigInt64Array): Promise<Float32Array> {
+    const kv = this.global.kv!;
+    if (kv.length !== this.base) throw new Error('the global cache changed under a decoder');
+    const U0 = this.rt.unit(0);
+    const t = this.tails[0].length; // rows advance in lockstep
+    kv.reserve(t + 1); // before the writes: growing copies only [0, length)
+    const outs: Float32Array[] = [];
+    for (let r = 0; r < this.rows; r++) {
+      this.tails[r].forEach((pos, j) => kv.write(pos, 1, this.base + j));
+      kv.length = this.base + t;
+      try {
+        const res = await this.rt.runLevel(0, units.subarray(r * U0, (r + 1) * U0), 1, 1, null, kv);
+        outs.push(res.out);
+        this.tails[r] = [...this.tails[r], res.news.map((n) => n.data as Float32Array)];
+      } finally {
+        kv.length = this.base;
+      }
+    }
+    const per = outs[0].length;
+    const all = new Float32Array(per * this.rows);
+    outs.forEach((o, r) => all.set(o, r * per));
+    return all;
   }
 
   /** Appends one symbol to each row and runs the levels that this completes. */
@@ -197,22 +241,21 @@ export class Decoder {
       } else {
         units.fill(BigInt(260)); // PAD
       }
-      let ctx: Float32Array | null = null;
-      if (l > 0) {
-        if (restart) {
-          s.ctx = this.states[l - 1].out; // (rows, p, D)
-          s.pos = 0;
-          s.past = rt.emptyPast(l, rows);
-        }
-        const p = rt.patchSizes[l - 1];
-        ctx = new Float32Array(rows * D);
-        for (let r = 0; r < rows; r++) ctx.set(s.ctx.subarray((r * p + s.pos) * D, (r * p + s.pos + 1) * D), r * D);
-      } else if (!this.globalForked && rows > 1) {
-        s.past = tileKV(s.past, rows);
-        this.globalForked = true;
+      if (l === 0) {
+        s.out = await this.stepGlobal(units);
+        s.pos += 1;
+        continue;
       }
-      const res = await rt.runLevel(l, units, rows, 1, ctx, s.past);
-      s.past = res.present;
+      if (restart) {
+        s.ctx = this.states[l - 1].out; // (rows, p, D)
+        s.pos = 0;
+        s.kv.truncate(0);
+      }
+      const p = rt.patchSizes[l - 1];
+      const ctx = new Float32Array(rows * D);
+      for (let r = 0; r < rows; r++) ctx.set(s.ctx.subarray((r * p + s.pos) * D, (r * p + s.pos + 1) * D), r * D);
+      const res = await rt.runLevel(l, units, rows, 1, ctx, s.kv);
+      s.kv.append(res.news);
       s.pos += 1;
       s.out = res.out;
     }
@@ -229,15 +272,13 @@ export class Decoder {
     };
     for (let l = 0; l < this.states.length; l++) {
       const s = this.states[l];
-      if (l > 0 || this.globalForked || keep.length === 0) {
-        s.past = s.past.map((t) => {
-          const [, h, p, d] = t.dims as number[];
-          return new ort.Tensor('float32', pick(t.data as Float32Array), [keep.length, h, p, d]);
-        });
+      if (l > 0) {
+        s.kv = s.kv.pick(keep);
+        s.ctx = pick(s.ctx);
       }
-      if (l > 0) s.ctx = pick(s.ctx);
       s.out = pick(s.out);
     }
+    this.tails = keep.map((r) => this.tails[r]);
     this.generated = keep.map((r) => this.generated[r]);
     this.rows = keep.length;
   }

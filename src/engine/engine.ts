@@ -13,7 +13,7 @@ import type { CompleteRequest, CompleteResult, EngineOptions, ModelInfo, ScoreRe
 import { EngineError, DEFAULT_OPTIONS } from './api';
 import { BOS, EOM, PRE, SUF, VOCAB_SIZE } from './contract';
 import { CancelToken, Decoder, GlobalCache, encodeGlobal, NEVER_CANCELLED, CancelledError } from './decoder';
-import { ModelRuntime, RuntimeOptions, prevUnits } from './runtime';
+import { KVCache, ModelRuntime, RuntimeOptions, prevUnits } from './runtime';
 import { bitsOf, nextByteRange, rng, sample } from './sampling';
 import { checkStop, utf8Complete } from './stops';
 
@@ -364,13 +364,13 @@ export async function scoreStream(rt: ModelRuntime, stream: Uint16Array, from: n
   const padded = new Uint16Array(K * U0); // padding after the end cannot change earlier predictions (causal)
   padded.set(stream);
   const levels = rt.levels.length;
-  let past = rt.emptyPast(0, 1);
+  const past = KVCache.forLevel(rt.levels[0], 1, K);
   const chunk = levels > 1 ? 64 : 512;
   for (let k0 = 0; k0 < K; k0 += chunk) {
     if (cancel.cancelled) throw new CancelledError();
     const steps = Math.min(chunk, K - k0);
     const res = await rt.runLevel(0, prevUnits(padded, k0, steps, U0), 1, steps, null, past);
-    past = res.present;
+    past.append(res.news);
     // Walk down the levels: rows of level l are the units of level l-1 in this chunk.
     let out = res.out;
     let rows = steps;
@@ -381,7 +381,7 @@ export async function scoreStream(rt: ModelRuntime, stream: Uint16Array, from: n
       const units = new BigInt64Array(rows * p * unit);
       const base = k0 * U0;
       for (let r = 0; r < rows; r++) prevUnits(padded.subarray(base + r * parentUnit, base + (r + 1) * parentUnit), 0, p, unit, units, r * p * unit);
-      const lr = await rt.runLevel(l, units, rows, p, out, rt.emptyPast(l, rows));
+      const lr = await rt.runLevel(l, units, rows, p, out, KVCache.forLevel(rt.levels[l], rows));
       out = lr.out;
       rows *= p;
     }

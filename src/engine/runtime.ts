@@ -6,13 +6,112 @@ import type { ExecutionProvider } from './api';
 import { ONNX, PAD } from './contract';
 import { Manifest, ModelError, readManifest, LevelManifest } from './manifest';
 
-/** Keys and values of one level, per layer: [k0, v0, k1, v1, ...], each (N, kvHeads, P, headDim). */
-export type KV = ort.Tensor[];
+/**
+ * Keys and values of one level for `rows` rows, per layer [k0, v0, k1, v1, ...], each in a buffer
+ * (rows, kvHeads, capacity, headDim) whose positions [0, length) are valid. The graphs take the
+ * buffer with `past_length` and return only the new positions' keys and values (see
+ * models/training/export.py), so appending S positions copies S positions, and rewinding is
+ * free: onnxruntime-node copies every graph output into a fresh JS buffer, and a whole-cache
+ * `present` output cost a copy of the cache per call (31 MB per global step at 1 MB of context).
+ */
+export class KVCache {
+  private data: Float32Array[];
+  private views: ort.Tensor[] | undefined;
+  capacity: number;
+  length = 0;
+
+  constructor(readonly layers: number, readonly heads: number, readonly headDim: number, public rows = 1, capacity = 0) {
+    this.capacity = capacity;
+    this.data = Array.from({ length: 2 * layers }, () => new Float32Array(rows * heads * capacity * headDim));
+  }
+
+  static forLevel(lv: LevelManifest, rows = 1, capacity = 0): KVCache {
+    return new KVCache(lv.layers, lv.kv_heads, lv.head_dim, rows, capacity);
+  }
+
+  /** The buffers as the graph's past inputs (rows, kvHeads, capacity, headDim). */
+  tensors(): ort.Tensor[] {
+    this.views ??= this.data.map((d) => new ort.Tensor('float32', d, [this.rows, this.heads, this.capacity, this.headDim]));
+    return this.views;
+  }
+
+  /** Makes room for `extra` more positions (growing by half again at least, so appends copy rarely). */
+  reserve(extra: number): void {
+    const need = this.length + extra;
+    if (need <= this.capacity) return;
+    this.resize(Math.max(need, Math.ceil(this.capacity * 1.5)));
+  }
+
+  private resize(capacity: number): void {
+    const { rows, heads, headDim: d } = this;
+    const old = this.data;
+    const oldCap = this.capacity;
+    this.data = old.map((src) => {
+      const dst = new Float32Array(rows * heads * capacity * d);
+      for (let r = 0; r < rows * heads; r++) dst.set(src.subarray(r * oldCap * d, (r * oldCap + this.length) * d), r * capacity * d);
+      return dst;
+    });
+    this.capacity = capacity;
+    this.views = undefined;
+  }
+
+  /** Writes new keys/values (rows, kvHeads, S, headDim) at `length` (reserving room) and advances it. */
+  append(news: ort.Tensor[]): void {
+    const S = (news[0].dims as number[])[2];
+    this.write(news.map((t) => t.data as Float32Array), S, this.length);
+    this.length += S;
+  }
+
+  /**
+   * Writes S positions per row and head from `src` (per layer, (rows, kvHeads, S, headDim)) at
+   * position `at`, growing the buffers if needed; `length` is left as it is.
+   */
+  write(src: Float32Array[], S: number, at: number): void {
+    if (at + S > this.capacity) {
+      const keep = this.length;
+      this.length = Math.min(keep, at);
+      this.resize(Math.max(at + S, Math.ceil(this.capacity * 1.5)));
+      this.length = keep;
+    }
+    const { rows, heads, headDim: d, capacity } = this;
+    for (let t = 0; t < src.length; t++) {
+      const a = src[t];
+      const dst = this.data[t];
+      if (rows * heads === 1) dst.set(a.subarray(0, S * d), at * d);
+      else for (let r = 0; r < rows * heads; r++) dst.set(a.subarray(r * S * d, (r + 1) * S * d), (r * capacity + at) * d);
+    }
+  }
+
+  /** Keeps the first `length` positions (free: the buffers stay). */
+  truncate(length: number): void {
+    this.length = Math.min(this.length, Math.max(0, length));
+  }
+
+  /** A cache of `rows` rows, each a copy of row 0. */
+  tile(rows: number): KVCache {
+    return this.pick(new Array<number>(rows).fill(0));
+  }
+
+  /** A cache of the given rows only (candidates that are still generating). */
+  pick(keep: number[]): KVCache {
+    const { heads, headDim: d, capacity } = this;
+    const t = new KVCache(this.layers, heads, d, keep.length, capacity);
+    const per = heads * capacity * d;
+    t.data.forEach((dst, i) => keep.forEach((r, j) => dst.set(this.data[i].subarray(r * per, (r + 1) * per), j * per)));
+    t.length = this.length;
+    return t;
+  }
+
+  bytes(): number {
+    return this.data.reduce((a, d) => a + d.byteLength, 0);
+  }
+}
 
 export interface LevelOutput {
   /** child_context (N, S, p, Dchild) or logits (N, S, V), row-major. */
   out: Float32Array;
-  present: KV;
+  /** Keys and values of the S new positions, per layer: (N, kvHeads, S, headDim). */
+  news: ort.Tensor[];
 }
 
 export interface RuntimeOptions {
@@ -99,25 +198,18 @@ export class ModelRuntime {
   private checkNames(s: ort.InferenceSession, level: number): void {
     const lv = this.levels[level];
     const last = level === this.levels.length - 1;
-    const want: string[] = [ONNX.inputUnits, ...(level > 0 ? [ONNX.inputContext] : [])];
+    const want: string[] = [ONNX.inputUnits, ONNX.pastLength, ...(level > 0 ? [ONNX.inputContext] : [])];
     const wantOut: string[] = [last ? ONNX.outputLogits : ONNX.outputContext];
     for (let i = 0; i < lv.layers; i++) {
       want.push(ONNX.pastKey(i), ONNX.pastValue(i));
-      wantOut.push(ONNX.presentKey(i), ONNX.presentValue(i));
+      wantOut.push(ONNX.newKey(i), ONNX.newValue(i));
     }
     const file = path.join(this.dir, this.manifest.files[level].path);
     const missing = want.filter((n) => !s.inputNames.includes(n));
     const missingOut = wantOut.filter((n) => !s.outputNames.includes(n));
     if (missing.length || missingOut.length) {
-      throw new ModelError(`graph does not match the engine's contract: missing inputs [${missing.join(', ')}], outputs [${missingOut.join(', ')}]; has inputs [${s.inputNames.join(', ')}]`, file);
+      throw new ModelError(`graph does not match the engine's contract: missing inputs [${missing.join(', ')}], outputs [${missingOut.join(', ')}]; has inputs [${s.inputNames.join(', ')}] (a graph from an older recipe: export it again with models/training/export.py)`, file);
     }
-  }
-
-  emptyPast(level: number, rows: number): KV {
-    const lv = this.levels[level];
-    const kv: KV = [];
-    for (let i = 0; i < 2 * lv.layers; i++) kv.push(new ort.Tensor('float32', new Float32Array(0), [rows, lv.kv_heads, 0, lv.head_dim]));
-    return kv;
   }
 
   /**
@@ -125,15 +217,17 @@ export class ModelRuntime {
    * of the unit before it (PAD for none): (N, S, unit). `context` (N, S, D) for levels > 0.
    */
   async runLevel(level: number, units: BigInt64Array, rows: number, steps: number,
-    context: Float32Array | null, past: KV): Promise<LevelOutput> {
+    context: Float32Array | null, past: KVCache): Promise<LevelOutput> {
     const lv = this.levels[level];
     const feeds: Record<string, ort.Tensor> = {
       [ONNX.inputUnits]: new ort.Tensor('int64', units, [rows, steps, lv.unit]),
+      [ONNX.pastLength]: new ort.Tensor('int64', BigInt64Array.of(BigInt(past.length)), [1]),
     };
     if (level > 0) feeds[ONNX.inputContext] = new ort.Tensor('float32', context!, [rows, steps, lv.dim]);
+    const kv = past.tensors();
     for (let i = 0; i < lv.layers; i++) {
-      feeds[ONNX.pastKey(i)] = past[2 * i];
-      feeds[ONNX.pastValue(i)] = past[2 * i + 1];
+      feeds[ONNX.pastKey(i)] = kv[2 * i];
+      feeds[ONNX.pastValue(i)] = kv[2 * i + 1];
     }
     const last = level === this.levels.length - 1;
     let res: ort.InferenceSession.OnnxValueMapType;
@@ -154,10 +248,10 @@ export class ModelRuntime {
       await this.createSessions(order.slice(order.indexOf(this.ep) + 1));
       return this.runLevel(level, units, rows, steps, context, past);
     }
-    const present: KV = [];
-    for (let i = 0; i < lv.layers; i++) present.push(res[ONNX.presentKey(i)] as ort.Tensor, res[ONNX.presentValue(i)] as ort.Tensor);
+    const news: ort.Tensor[] = [];
+    for (let i = 0; i < lv.layers; i++) news.push(res[ONNX.newKey(i)] as ort.Tensor, res[ONNX.newValue(i)] as ort.Tensor);
     const out = res[last ? ONNX.outputLogits : ONNX.outputContext] as ort.Tensor;
-    return { out: out.data as Float32Array, present };
+    return { out: out.data as Float32Array, news };
   }
 
   async release(): Promise<void> {
@@ -178,31 +272,4 @@ export function prevUnits(seq: ArrayLike<number>, first: number, steps: number, 
     }
   }
   return a;
-}
-
-/** Keeps the first `length` positions of a KV cache (axis 2). */
-export function sliceKV(kv: KV, length: number): KV {
-  return kv.map((t) => {
-    const [n, h, p, d] = t.dims as number[];
-    if (length >= p) return t;
-    const src = t.data as Float32Array;
-    const dst = new Float32Array(n * h * length * d);
-    for (let r = 0; r < n * h; r++) dst.set(src.subarray(r * p * d, r * p * d + length * d), r * length * d);
-    return new ort.Tensor('float32', dst, [n, h, length, d]);
-  });
-}
-
-/** Repeats row 0 of a KV cache `rows` times (a shared prefix forked into N candidates). */
-export function tileKV(kv: KV, rows: number): KV {
-  return kv.map((t) => {
-    const [, h, p, d] = t.dims as number[];
-    const src = (t.data as Float32Array).subarray(0, h * p * d);
-    const dst = new Float32Array(rows * src.length);
-    for (let r = 0; r < rows; r++) dst.set(src, r * src.length);
-    return new ort.Tensor('float32', dst, [rows, h, p, d]);
-  });
-}
-
-export function kvBytes(kv: KV | undefined): number {
-  return kv ? kv.reduce((a, t) => a + (t.data as Float32Array).byteLength, 0) : 0;
 }

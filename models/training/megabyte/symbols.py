@@ -22,10 +22,11 @@ PAD = VOCAB_SIZE  # embedding-only symbol: "no previous unit" (the learned pad)
 ONNX = {
     "input_units": "prev_units",       # int64 (N, S, unit): symbols of the unit before each position
     "input_context": "context",        # float (N, S, D): the parent's context (levels > 0)
-    "past_key": "past_key.{i}",        # float (N, kv_heads, P, head_dim)
+    "past_length": "past_length",      # int64 (1,): positions already in the past tensors
+    "past_key": "past_key.{i}",        # float (N, kv_heads, C >= past_length, head_dim)
     "past_value": "past_value.{i}",
     "output_context": "child_context",  # float (N, S, p, D_child) (levels < last)
     "output_logits": "logits",          # float (N, S, VOCAB_SIZE) (last level)
-    "present_key": "present_key.{i}",
-    "present_value": "present_value.{i}",
+    "new_key": "new_key.{i}",          # float (N, kv_heads, S, head_dim): the S new positions
+    "new_value": "new_value.{i}",
 }

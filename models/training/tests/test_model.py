@@ -45,7 +45,7 @@ def test_global_level_with_kv_cache_equals_full_pass():
     assert torch.allclose(torch.cat([a, b, c], 1), full, atol=1e-5)
 
 
-def _feeds(manifest, level, units, past=None, ctx=None):
+def _feeds(manifest, level, units, past=None, ctx=None, past_length=None):
     lv = manifest["levels"][level]
     f = {ONNX["input_units"]: units}
     if ctx is not None:
@@ -54,6 +54,8 @@ def _feeds(manifest, level, units, past=None, ctx=None):
         for j, key in enumerate(("past_key", "past_value")):
             f[ONNX[key].format(i=i)] = (past[2 * i + j] if past is not None else
                                         np.zeros((units.shape[0], lv["kv_heads"], 0, lv["head_dim"]), np.float32))
+    f[ONNX["past_length"]] = np.array([past_length if past_length is not None else
+                                       f[ONNX["past_key"].format(i=0)].shape[2]], np.int64)
     return f
 
 
@@ -92,11 +94,32 @@ def test_onnx_global_step_with_past_matches_one_pass(tiny_models):
     s = ort.InferenceSession(str(d / "level0.onnx"), providers=["CPUExecutionProvider"])
     U = m.cfg.top_unit
     pu = prev_units(torch.randint(0, 256, (1, 7 * U)), U).numpy()
-    full = s.run(None, _feeds(manifest, 0, pu))[0]
+    full = s.run(None, _feeds(manifest, 0, pu))
+    assert full[1].shape[2] == 7, "new_key holds the S new positions"
     a = s.run(None, _feeds(manifest, 0, pu[:, :3]))
     b = s.run(None, _feeds(manifest, 0, pu[:, 3:4], past=a[1:]))
-    c = s.run(None, _feeds(manifest, 0, pu[:, 4:], past=b[1:]))
-    assert np.abs(np.concatenate([a[0], b[0], c[0]], 1) - full).max() < 1e-5
+    past = [np.concatenate([x, y], 2) for x, y in zip(a[1:], b[1:])]
+    c = s.run(None, _feeds(manifest, 0, pu[:, 4:], past=past))
+    assert np.abs(np.concatenate([a[0], b[0], c[0]], 1) - full[0]).max() < 1e-5
+    assert np.abs(np.concatenate([a[1], b[1], c[1]], 2) - full[1]).max() < 1e-5
+
+
+def test_onnx_step_reads_past_length_not_the_buffer_length(tiny_models):
+    """The engine keeps each cache in a buffer larger than what it holds: positions past
+    `past_length` must be ignored, whatever they contain."""
+    m, d = tiny_models["mb-test"]
+    manifest = json.loads((d / "manifest.json").read_text())
+    s = ort.InferenceSession(str(d / "level0.onnx"), providers=["CPUExecutionProvider"])
+    U = m.cfg.top_unit
+    pu = prev_units(torch.randint(0, 256, (1, 7 * U)), U).numpy()
+    full = s.run(None, _feeds(manifest, 0, pu))
+    a = s.run(None, _feeds(manifest, 0, pu[:, :3]))
+    garbage = np.random.default_rng(1)
+    buf = [np.concatenate([t, garbage.normal(size=t.shape[:2] + (9, t.shape[3])).astype(np.float32)], 2) for t in a[1:]]
+    b = s.run(None, _feeds(manifest, 0, pu[:, 3:], past=buf, past_length=3))
+    assert b[1].shape[2] == 4
+    assert np.abs(b[0] - full[0][:, 3:]).max() < 1e-5
+    assert np.abs(b[1] - full[1][:, :, 3:]).max() < 1e-5
 
 
 def test_bundled_model_reproduces_the_parity_fixture():
