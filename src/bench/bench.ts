@@ -161,17 +161,34 @@ function modelRef(dir: string): ModelRef {
   };
 }
 
-/** models/plain-small if trained, else a random-initialised export in .cache/bench (timing only). */
+/**
+ * The plain baseline: the trained checkpoint models/training/checkpoints/plain-small.pt (the
+ * equal-compute run, see models/training/README.md) exported into .cache/bench, else a
+ * random-initialised export (timing only: its bits per byte mean nothing).
+ */
 function baselineDir(flag?: string): string {
   if (flag) return flag;
-  const trained = path.join(ROOT, 'models', 'plain-small');
-  if (existsSync(path.join(trained, 'manifest.json'))) return trained;
+  const python = (args: string[], what: string) => {
+    const r = spawnSync(process.execPath, ['scripts/python.mjs', ...args], { cwd: ROOT, stdio: ['ignore', 2, 2] }); // stdout stays JSON lines
+    if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status})`);
+  };
+  const ckpt = path.join(ROOT, 'models', 'training', 'checkpoints', 'plain-small.pt');
+  if (existsSync(ckpt)) {
+    const dir = path.join(ROOT, '.cache', 'bench', 'plain-small-trained');
+    const sha = createHash('sha256').update(readFileSync(ckpt)).digest('hex');
+    const stamp = path.join(dir, 'checkpoint.sha256');
+    if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== sha) {
+      log('exporting the trained plain-small baseline into .cache/bench/plain-small-trained');
+      python(['models/training/export.py', '--checkpoint', ckpt, '--out', dir, '--name', 'plain-small',
+        '--description', 'plain byte-level transformer, trained by the recipe (equal-compute baseline)'], 'export.py');
+      writeFileSync(stamp, sha);
+    }
+    return dir;
+  }
   const dir = path.join(ROOT, '.cache', 'bench', 'plain-small');
   if (!existsSync(path.join(dir, 'manifest.json'))) {
     log('exporting a random-initialised plain-small baseline into .cache/bench/plain-small');
-    const r = spawnSync(process.execPath, ['scripts/python.mjs', 'models/training/export_random.py', '--preset', 'plain-small', '--out', dir],
-      { cwd: ROOT, stdio: ['ignore', 2, 2] }); // stdout stays JSON lines
-    if (r.status !== 0) throw new Error(`export_random.py failed (exit ${r.status})`);
+    python(['models/training/export_random.py', '--preset', 'plain-small', '--out', dir], 'export_random.py');
   }
   return dir;
 }
@@ -317,7 +334,10 @@ function pickLine(text: string, want: number): { start: number; end: number; ind
   return best;
 }
 
-async function replayTyping(core: EngineCore, label: string, text: string, keystrokes: number, budgetMs: number, onWarm?: () => void) {
+/** What the extension asks for with its default settings (src/extension/config.ts): 3 candidates, up to 256 bytes, to the end of the block. */
+const EXTENSION_DEFAULTS: Partial<CompleteRequest> = { candidates: 3, maxBytes: 256, stop: 'block', timeBudgetMs: 2000 };
+
+async function replayTyping(core: EngineCore, label: string, text: string, keystrokes: number, budgetMs: number, onWarm?: () => void, settings: Partial<CompleteRequest> = {}) {
   const uri = `typing-${label}-${Buffer.byteLength(text)}`;
   const line = pickLine(text, keystrokes);
   const before = text.slice(0, line.start) + line.indent;
@@ -344,7 +364,7 @@ async function replayTyping(core: EngineCore, label: string, text: string, keyst
     const k0 = now();
     core.sync(uri, version, doc);
     const p0 = core.work(uri).positionsRun;
-    const r = await core.complete(request(uri, version, before.length + typed.length));
+    const r = await core.complete(request(uri, version, before.length + typed.length, settings));
     wall.push(now() - k0);
     first.push(r.ms.first);
     encode.push(r.ms.encode);
@@ -382,6 +402,12 @@ async function measureKeystrokes(cfg: Config, mb: EngineCore, plain: EngineCore,
     if (n === cfg.baselineDoc) mbTyped = r.typed;
     emit({ measure: 'keystroke', model: 'megabyte', doc_bytes: n, ...r.result, baseline_side_by_side: n === cfg.baselineDoc });
   }
+  // The figures above ask for 48 bytes to the end of the line; the editor by default asks for up to
+  // 256 bytes to the end of the block, so a candidate may cross several top patches: measure that too.
+  log(`keystrokes: MEGABYTE, ${largest} byte document, the extension's default request`);
+  const d = await replayTyping(mb, 'mb-defaults', prefixText(src.bytes, largest), cfg.keystrokes, Infinity, undefined, EXTENSION_DEFAULTS);
+  emit({ measure: 'keystroke', model: 'megabyte', doc_bytes: largest, settings: 'extension defaults (3 candidates, 256 bytes, block)', ...d.result });
+  mb.close(d.typed.uri);
   log(`keystrokes: baseline, ${cfg.baselineDoc} byte document (budget ${cfg.baselineKeystrokeBudgetS} s)`);
   const b = await replayTyping(plain, 'plain', prefixText(src.bytes, cfg.baselineDoc), cfg.keystrokes, cfg.baselineKeystrokeBudgetS * 1000);
   emit({ measure: 'keystroke', model: 'baseline', doc_bytes: cfg.baselineDoc, ...b.result, baseline_weights: baselineWeights });
@@ -507,6 +533,12 @@ async function measureResponsiveness(cfg: Config, f: Flags, src: Source, inProce
 
 // ---- 6. quality -----------------------------------------------------------------------------
 
+/** What a model's manifest says its training cost: the compute behind a quality figure. */
+function trainingOf(core: EngineCore): Record<string, unknown> | null {
+  const t = core.rt.manifest.training;
+  return t ? { steps: t.steps, bytes: t.bytes, seconds: t.seconds, seq_len: t.seq_len } : null;
+}
+
 async function bitsOf(core: EngineCore, files: HeldoutFile[], contextBytes = 0): Promise<{ bits: number; bytes: number; seconds: number }> {
   let bits = 0;
   let bytes = 0;
@@ -552,19 +584,28 @@ async function measureQuality(cfg: Config, mb: EngineCore, plain: EngineCore, ba
   const m = await bitsOf(mb, files);
   let baselineBpb: number | null = null;
   let baselineNote: string;
+  // The baseline is scored with the window it was trained on (full context is quadratic for it),
+  // and MEGABYTE with that window too, so the pair compares the models, not their contexts.
+  const trainedWindow = plain.rt.manifest.training?.seq_len;
+  const baselineContext = typeof trainedWindow === 'number' && trainedWindow > 0 ? trainedWindow : 8192;
+  let sameContextBpb: number | null = null;
   if (baselineWeights !== 'trained') baselineNote = 'not run: random weights (about log2(260) = 8 bits per byte by construction)';
   else if (cfg.quick) baselineNote = 'not run in --quick';
   else {
-    const b = await bitsOf(plain, files, 8192);
+    const b = await bitsOf(plain, files, baselineContext);
     baselineBpb = round(b.bits / b.bytes, 4);
-    baselineNote = 'contextBytes 8192 (full context is quadratic for the plain model)';
+    const same = await bitsOf(mb, files, baselineContext);
+    sameContextBpb = round(same.bits / same.bytes, 4);
+    baselineNote = `contextBytes ${baselineContext} (its training window; full context is quadratic for the plain model)`;
   }
   log('quality: compressors');
   const comp = compressorBpb(files.map((fl) => fl.bytes));
   emit({
     measure: 'quality', files: files.length, bytes: m.bytes, max_file_bytes: cfg.heldoutMaxFile, skipped_not_utf8: sample.skippedNotUtf8,
     megabyte_bpb: round(m.bits / m.bytes, 4), megabyte_seconds: round(m.seconds, 2), manifest_heldout_bpb: mb.info().heldoutBpb ?? null,
-    baseline_bpb: baselineBpb, baseline_weights: baselineWeights, baseline_note: baselineNote, compressors_bpb: comp,
+    baseline_bpb: baselineBpb, baseline_weights: baselineWeights, baseline_note: baselineNote,
+    baseline_context_bytes: baselineWeights === 'trained' ? baselineContext : null, megabyte_bpb_baseline_context: sameContextBpb,
+    training: { megabyte: trainingOf(mb), baseline: trainingOf(plain) }, compressors_bpb: comp,
   });
 
   if (cfg.longContext) {
@@ -671,7 +712,8 @@ function summarize(all: Line[], seconds: number, cfg: Config): Line {
   const lastEnc = enc[enc.length - 1];
   const kb = get('keystroke', (l) => l.model === 'baseline');
   const km = get('keystroke', (l) => l.model === 'megabyte' && l.doc_bytes === cfg.baselineDoc);
-  const kLarge = get('keystroke', (l) => l.model === 'megabyte' && l.doc_bytes === cfg.keystrokeDocs[cfg.keystrokeDocs.length - 1]);
+  const kLarge = get('keystroke', (l) => l.model === 'megabyte' && l.doc_bytes === cfg.keystrokeDocs[cfg.keystrokeDocs.length - 1] && !l.settings);
+  const kDefaults = get('keystroke', (l) => l.model === 'megabyte' && !!l.settings);
   const g1 = get('generation', (l) => l.candidates === 1) as { megabyte: { bytes_per_s: number }; baseline: { bytes_per_s: number }; ratio: number } & Line | undefined;
   const g4 = get('generation', (l) => l.candidates === 4) as { megabyte: { bytes_per_s: number } } & Line | undefined;
   const mem = get('memory');
@@ -685,6 +727,7 @@ function summarize(all: Line[], seconds: number, cfg: Config): Line {
       doc_bytes: cfg.baselineDoc, megabyte_first_p50_ms: km?.first_p50_ms, megabyte_first_p95_ms: km?.first_p95_ms,
       baseline_first_p50_ms: kb?.first_p50_ms, baseline_first_p95_ms: kb?.first_p95_ms, baseline_keystrokes: kb?.keystrokes,
       large_doc_bytes: kLarge?.doc_bytes, large_first_p50_ms: kLarge?.first_p50_ms, large_first_p95_ms: kLarge?.first_p95_ms,
+      large_extension_defaults_first_p50_ms: kDefaults?.first_p50_ms, large_extension_defaults_first_p95_ms: kDefaults?.first_p95_ms,
     },
     generation: { megabyte_bytes_per_s_1: g1?.megabyte.bytes_per_s, megabyte_bytes_per_s_4: g4?.megabyte.bytes_per_s, baseline_bytes_per_s_1: g1?.baseline.bytes_per_s, ratio_1: g1?.ratio },
     memory: mem && { doc_bytes: mem.doc_bytes, max_rss_mb: mem.max_rss_mb, model_only_max_rss_mb: mem.baseline_model_only_max_rss_mb },

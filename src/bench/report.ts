@@ -64,12 +64,12 @@ export async function writeReport(dir: string, stamp: string, meta: Meta, lines:
   md.push('## 2. Keystroke latency', '');
   md.push('A real line typed one character at a time at the cursor (the line removed from the document first); per keystroke `sync` + `complete` (3 candidates, 48 bytes, stop at the line end). `first`: engine time to the first finished candidate; `wall`: sync + complete as the caller sees it.', '');
   md.push(table(['document', 'model', 'keystrokes', 'first p50 / p95 ms', 'wall p50 / p95 ms', 'global positions per keystroke', 'warm-up ms'], ks.map((l) => [
-    kb(l.doc_bytes), l.model === 'baseline' ? base : meta.model.name, num(l.keystrokes) + (l.cut_by_budget ? ' (time cap)' : ''),
+    kb(l.doc_bytes), (l.model === 'baseline' ? base : meta.model.name) + (l.settings ? `, ${l.settings}` : ''), num(l.keystrokes) + (l.cut_by_budget ? ' (time cap)' : ''),
     `${num(l.first_p50_ms)} / ${num(l.first_p95_ms)}`, `${num(l.wall_p50_ms)} / ${num(l.wall_p95_ms)}`, num(l.global_positions_per_keystroke), num(l.warm_ms),
   ])), '');
   if (ks.length) {
     const docs = [...new Set(ks.map((l) => l.doc_bytes as number))].sort((a, b) => a - b);
-    const val = (model: string, key: string) => docs.map((d) => ks.find((l) => l.model === model && l.doc_bytes === d)?.[key] ?? null);
+    const val = (model: string, key: string) => docs.map((d) => ks.find((l) => l.model === model && l.doc_bytes === d && !l.settings)?.[key] ?? null);
     charts.push(barChart(path.join(dir, `${stamp}-keystroke`), 'Keystroke latency (time to first candidate)', 'milliseconds', docs.map(kb), [
       { name: `${meta.model.name} p50`, values: val('megabyte', 'first_p50_ms') },
       { name: `${meta.model.name} p95`, values: val('megabyte', 'first_p95_ms') },
@@ -131,10 +131,15 @@ export async function writeReport(dir: string, stamp: string, meta: Meta, lines:
     md.push(`Bits per byte on a deterministic sample of whole held-out files (${q.files} files, ${num(q.bytes)} bytes; the selection of \`models/training/eval.py\` \`heldout_files\` with max_file ${kb(q.max_file_bytes)}${q.skipped_not_utf8 ? `, ${q.skipped_not_utf8} non-UTF-8 files dropped` : ''}); compressors run on each file on its own.`, '');
     const comp = q.compressors_bpb as Record<string, number | null>;
     md.push(table(['model or compressor', 'bits per byte'], [
-      [`${meta.model.name} (engine score)`, num(q.megabyte_bpb)],
+      [`${meta.model.name} (engine score, full context)`, num(q.megabyte_bpb)],
+      ...(q.megabyte_bpb_baseline_context !== null && q.megabyte_bpb_baseline_context !== undefined
+        ? [[`${meta.model.name}, contextBytes ${q.baseline_context_bytes} (the baseline's window)`, num(q.megabyte_bpb_baseline_context)]] : []),
       [base, q.baseline_bpb === null ? `— (${q.baseline_note})` : `${num(q.baseline_bpb)} (${q.baseline_note})`],
       ...Object.entries(comp).map(([k, v]) => [k, v === null ? '— (not installed)' : num(v)]),
     ]), '');
+    const tr = q.training as { megabyte: Any; baseline: Any } | undefined;
+    const cost = (t: Any) => (t ? `${num(t.steps)} steps, ${num(t.bytes / 1e6)} MB seen, ${num(t.seconds / 60)} min, ${num(t.seq_len)}-byte windows` : 'no training recorded');
+    if (tr) md.push(`Training behind these figures (manifests): ${meta.model.name} ${cost(tr.megabyte)}; ${meta.baseline.name} ${cost(tr.baseline)}.`, '');
     const names = [meta.model.name, `${meta.baseline.name}`, ...Object.keys(comp)];
     charts.push(barChart(path.join(dir, `${stamp}-quality`), 'Bits per byte on held-out files (lower is better)', 'bits per byte', names, [
       { name: 'bpb', values: [q.megabyte_bpb, q.baseline_bpb, ...Object.values(comp)] },
@@ -158,7 +163,7 @@ export async function writeReport(dir: string, stamp: string, meta: Meta, lines:
   md.push('## Caveats', '');
   const caveats = [
     meta.model.training_steps !== null ? `${meta.model.name} was trained for ${num(meta.model.training_steps)} steps (its manifest): its bits per byte and completions say how far training got, not what the architecture can do.` : '',
-    meta.baseline.weights === 'random' ? `The baseline \`${meta.baseline.name}\` has random weights (no trained plain model in \`models/plain-small\`): timings only.` : '',
+    meta.baseline.weights === 'random' ? `The baseline \`${meta.baseline.name}\` has random weights (no trained checkpoint \`models/training/checkpoints/plain-small.pt\`): timings only.` : '',
     `The load average at the start was ${meta.machine.loadavg_at_start.join(', ')} on ${meta.machine.cores} cores: timings on a busy machine are slower and noisier.`,
     meta.quick ? 'A --quick run: shorter documents, fewer keystrokes, the baseline on a 2 KB document with time caps, no long-context test. Numbers are for checking the benchmark, not for quoting.' : '',
     'The baseline\'s keystroke and generation runs go through the same engine (EngineCore), with its KV cache reused the same way; its encode runs 512 positions per call.',
