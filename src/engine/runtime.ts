@@ -20,17 +20,25 @@ export class KVCache {
   capacity: number;
   length = 0;
 
-  constructor(readonly layers: number, readonly heads: number, readonly headDim: number, public rows = 1, capacity = 0) {
-    this.capacity = capacity;
+  constructor(readonly layers: number, readonly heads: number, readonly headDim: number, public rows = 1, capacity = 1) {
+    this.capacity = Math.max(1, capacity); // the graphs take buffers of at least one position (export.py)
     this.data = Array.from({ length: 2 * layers }, () => new Float32Array(rows * heads * capacity * headDim));
   }
 
-  static forLevel(lv: LevelManifest, rows = 1, capacity = 0): KVCache {
+  static forLevel(lv: LevelManifest, rows = 1, capacity = 1): KVCache {
     return new KVCache(lv.layers, lv.kv_heads, lv.head_dim, rows, capacity);
   }
 
-  /** The buffers as the graph's past inputs (rows, kvHeads, capacity, headDim). */
+  /**
+   * The buffers as the graph's past inputs: (rows, kvHeads, capacity, headDim), or, where one row
+   * of one head makes the valid positions contiguous, views of just those (the global level's
+   * split attention then scores no unused capacity).
+   */
   tensors(): ort.Tensor[] {
+    if (this.rows * this.heads === 1) {
+      const n = Math.max(1, this.length);
+      return this.data.map((d) => new ort.Tensor('float32', d.subarray(0, n * this.headDim), [1, 1, n, this.headDim]));
+    }
     this.views ??= this.data.map((d) => new ort.Tensor('float32', d, [this.rows, this.heads, this.capacity, this.headDim]));
     return this.views;
   }

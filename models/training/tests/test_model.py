@@ -52,10 +52,10 @@ def _feeds(manifest, level, units, past=None, ctx=None, past_length=None):
         f[ONNX["input_context"]] = ctx
     for i in range(lv["layers"]):
         for j, key in enumerate(("past_key", "past_value")):
-            f[ONNX[key].format(i=i)] = (past[2 * i + j] if past is not None else
-                                        np.zeros((units.shape[0], lv["kv_heads"], 0, lv["head_dim"]), np.float32))
+            f[ONNX[key].format(i=i)] = (past[2 * i + j] if past is not None else  # an empty buffer of 1 position
+                                        np.zeros((units.shape[0], lv["kv_heads"], 1, lv["head_dim"]), np.float32))
     f[ONNX["past_length"]] = np.array([past_length if past_length is not None else
-                                       f[ONNX["past_key"].format(i=0)].shape[2]], np.int64)
+                                       0 if past is None else past[0].shape[2]], np.int64)
     return f
 
 
@@ -116,10 +116,13 @@ def test_onnx_step_reads_past_length_not_the_buffer_length(tiny_models):
     a = s.run(None, _feeds(manifest, 0, pu[:, :3]))
     garbage = np.random.default_rng(1)
     buf = [np.concatenate([t, garbage.normal(size=t.shape[:2] + (9, t.shape[3])).astype(np.float32)], 2) for t in a[1:]]
-    b = s.run(None, _feeds(manifest, 0, pu[:, 3:], past=buf, past_length=3))
+    b = s.run(None, _feeds(manifest, 0, pu[:, 3:], past=buf, past_length=3))  # a chunk
     assert b[1].shape[2] == 4
     assert np.abs(b[0] - full[0][:, 3:]).max() < 1e-5
     assert np.abs(b[1] - full[1][:, :, 3:]).max() < 1e-5
+    c = s.run(None, _feeds(manifest, 0, pu[:, 3:4], past=buf, past_length=3))  # one step
+    assert np.abs(c[0] - full[0][:, 3:4]).max() < 1e-5
+    assert np.abs(c[1] - full[1][:, :, 3:4]).max() < 1e-5
 
 
 def test_bundled_model_reproduces_the_parity_fixture():
