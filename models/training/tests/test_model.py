@@ -88,15 +88,19 @@ def test_onnx_logits_match_pytorch(tiny_models, preset):
     assert np.abs(got - ref).max() < 1e-4
 
 
-def test_onnx_global_step_with_past_matches_one_pass(tiny_models):
+def _global_level(tiny_models):
+    """The tiny MEGABYTE's global graph, 7 positions of random units, the one-pass outputs over
+    all 7 and the outputs of the first 3 (from no past)."""
     m, d = tiny_models["mb-test"]
     manifest = json.loads((d / "manifest.json").read_text())
     s = ort.InferenceSession(str(d / "level0.onnx"), providers=["CPUExecutionProvider"])
-    U = m.cfg.top_unit
-    pu = prev_units(torch.randint(0, 256, (1, 7 * U)), U).numpy()
-    full = s.run(None, _feeds(manifest, 0, pu))
+    pu = prev_units(torch.randint(0, 256, (1, 7 * m.cfg.top_unit)), m.cfg.top_unit).numpy()
+    return manifest, s, pu, s.run(None, _feeds(manifest, 0, pu)), s.run(None, _feeds(manifest, 0, pu[:, :3]))
+
+
+def test_onnx_global_step_with_past_matches_one_pass(tiny_models):
+    manifest, s, pu, full, a = _global_level(tiny_models)
     assert full[1].shape[2] == 7, "new_key holds the S new positions"
-    a = s.run(None, _feeds(manifest, 0, pu[:, :3]))
     b = s.run(None, _feeds(manifest, 0, pu[:, 3:4], past=a[1:]))
     past = [np.concatenate([x, y], 2) for x, y in zip(a[1:], b[1:])]
     c = s.run(None, _feeds(manifest, 0, pu[:, 4:], past=past))
@@ -107,13 +111,7 @@ def test_onnx_global_step_with_past_matches_one_pass(tiny_models):
 def test_onnx_step_reads_past_length_not_the_buffer_length(tiny_models):
     """The engine keeps each cache in a buffer larger than what it holds: positions past
     `past_length` must be ignored, whatever they contain."""
-    m, d = tiny_models["mb-test"]
-    manifest = json.loads((d / "manifest.json").read_text())
-    s = ort.InferenceSession(str(d / "level0.onnx"), providers=["CPUExecutionProvider"])
-    U = m.cfg.top_unit
-    pu = prev_units(torch.randint(0, 256, (1, 7 * U)), U).numpy()
-    full = s.run(None, _feeds(manifest, 0, pu))
-    a = s.run(None, _feeds(manifest, 0, pu[:, :3]))
+    manifest, s, pu, full, a = _global_level(tiny_models)
     garbage = np.random.default_rng(1)
     buf = [np.concatenate([t, garbage.normal(size=t.shape[:2] + (9, t.shape[3])).astype(np.float32)], 2) for t in a[1:]]
     b = s.run(None, _feeds(manifest, 0, pu[:, 3:], past=buf, past_length=3))  # a chunk
