@@ -10,7 +10,7 @@ import { needsModelReload } from './config';
 import { ContinuationPanel } from './continuationPanel';
 import { Ctx } from './ctx';
 import { DocumentSync, type SyncStats } from './documents';
-import { SurprisalView } from './surprisal';
+import { SurprisalView, type SurprisalPaint } from './surprisal';
 
 /** What activate() returns: for the extension tests, not a stable public API. */
 export interface MegabyteApi {
@@ -20,6 +20,8 @@ export interface MegabyteApi {
   statusTooltip(): string;
   /** How documents reached the engine: whole texts (and their UTF-16 units) and edit events. */
   syncStats(): SyncStats;
+  /** The surprisal view's last paint of `editor` (decorations cannot be read back through the API). */
+  surprisalPaint(editor: vscode.TextEditor): SurprisalPaint | undefined;
 }
 
 let ctx: Ctx | undefined;
@@ -63,6 +65,7 @@ export function activate(context: vscode.ExtensionContext): MegabyteApi {
     statusText: () => c.status.text,
     statusTooltip: () => c.status.tooltipText,
     syncStats: () => ({ ...documents.stats }),
+    surprisalPaint: (editor) => surprisal.painted(editor),
   };
 }
 
