@@ -47,6 +47,7 @@ OPSET = 21
 class GraphBuilder:
     def __init__(self):
         self.nodes, self.inits, self.n = [], [], 0
+        self.weights: dict[tuple[int, str], str] = {}  # one initializer per parameter, however many branches read it
 
     def name(self, base: str) -> str:
         self.n += 1
@@ -72,16 +73,21 @@ class GraphBuilder:
         nodes, self.nodes = self.nodes, outer
         return helper.make_graph(nodes, name, [], [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs])
 
+    def param(self, t: torch.Tensor, base: str, transpose: bool = False) -> str:
+        key = (id(t), base)
+        if key not in self.weights:
+            a = t.detach().float().numpy()
+            self.weights[key] = self.const(a.T.copy() if transpose else a, base)
+        return self.weights[key]
+
     def linear(self, x: str, lin: torch.nn.Linear) -> str:
-        w = lin.weight.detach().float().numpy().T.copy()   # (in, out)
-        y = self.op("MatMul", [x, self.const(w, "w")])
+        y = self.op("MatMul", [x, self.param(lin.weight, "w", transpose=True)])   # (in, out)
         if lin.bias is not None:
-            y = self.op("Add", [y, self.const(lin.bias.detach().float().numpy(), "b")])
+            y = self.op("Add", [y, self.param(lin.bias, "b")])
         return y
 
     def layer_norm(self, x: str, ln: torch.nn.LayerNorm) -> str:
-        return self.op("LayerNormalization", [x, self.const(ln.weight.detach().float().numpy(), "g"),
-                                             self.const(ln.bias.detach().float().numpy(), "b")],
+        return self.op("LayerNormalization", [x, self.param(ln.weight, "g"), self.param(ln.bias, "b")],
                        axis=-1, epsilon=ln.eps)
 
 

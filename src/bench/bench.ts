@@ -28,6 +28,10 @@ const MB = 1024 * 1024;
 
 export interface Config {
   quick: boolean;
+  /** The GPU profile: the timings on the given provider, then PyTorch running the same model there (the ceiling); no quality. */
+  gpu: boolean;
+  /** Bits per byte, long-context gain and next-line match (they do not depend on the provider). */
+  quality: boolean;
   encodeLengths: number[];
   /** Baseline encode lengths whose predicted time exceeds this are extrapolated, not run. */
   baselineEncodeBudgetS: number;
@@ -50,6 +54,8 @@ export interface Config {
 
 const FULL: Config = {
   quick: false,
+  gpu: false,
+  quality: true,
   encodeLengths: [1 * KB, 8 * KB, 64 * KB, 256 * KB, 1 * MB],
   baselineEncodeBudgetS: 120,
   keystrokeDocs: [10 * KB, 1 * MB],
@@ -69,6 +75,8 @@ const FULL: Config = {
 // there (about 30 s to encode one), so its side-by-side document is 2 KB.
 const QUICK: Config = {
   quick: true,
+  gpu: false,
+  quality: true,
   encodeLengths: [1 * KB, 8 * KB, 64 * KB],
   baselineEncodeBudgetS: 3,
   keystrokeDocs: [10 * KB, 64 * KB],
@@ -82,6 +90,18 @@ const QUICK: Config = {
   heldoutMaxFile: 16 * KB,
   nextLines: 10,
   longContext: false,
+};
+
+// --gpu: one prepared command on a lent GPU machine, well inside its 10-minute limit (the baseline
+// budgets are cut; quality is the same on every provider and is left to the CPU runs).
+const GPU: Config = {
+  ...FULL,
+  gpu: true,
+  quality: false,
+  encodeLengths: [8 * KB, 64 * KB, 256 * KB, 1 * MB],
+  baselineEncodeBudgetS: 30,
+  baselineKeystrokeBudgetS: 30,
+  baselineGenBudgetMs: 10_000,
 };
 
 /** One line of output: `measure` names the measurement. */
@@ -110,6 +130,12 @@ function log(msg: string): void {
 
 interface Flags {
   quick: boolean;
+  gpu: boolean;
+  /** Python for the ceiling and the baseline's export (a GPU machine brings its own PyTorch); default: the project's .venv. */
+  python?: string;
+  torchDevice: string;
+  /** A JSON line of models/training/ceiling.py measured apart, instead of running it here. */
+  ceiling?: string;
   model: string;
   baseline?: string;
   ep: ExecutionProvider[];
@@ -119,19 +145,23 @@ interface Flags {
 }
 
 function parseFlags(argv: string[]): Flags {
-  const f: Flags = { quick: false, model: path.join(ROOT, 'models', 'mb-small'), ep: ['cpu'], threads: 0, bytes: 0 };
+  const f: Flags = { quick: false, gpu: false, torchDevice: 'cuda', model: path.join(ROOT, 'models', 'mb-small'), ep: ['cpu'], threads: 0, bytes: 0 };
   for (let i = 0; i < argv.length; i++) {
     const [k, inline] = argv[i].split(/=(.*)/s);
     const val = () => inline ?? argv[++i];
     switch (k) {
       case '--quick': f.quick = true; break;
+      case '--gpu': f.gpu = true; break;
+      case '--python': f.python = val(); break;
+      case '--torch-device': f.torchDevice = val(); break;
+      case '--ceiling': f.ceiling = path.resolve(val()); break;
       case '--model': f.model = path.resolve(val()); break;
       case '--baseline': f.baseline = path.resolve(val()); break;
       case '--ep': f.ep = val().split(',') as ExecutionProvider[]; break;
       case '--threads': f.threads = Number(val()); break;
       case '--child': f.child = val(); break;
       case '--bytes': f.bytes = Number(val()); break;
-      default: throw new Error(`unknown argument ${argv[i]} (usage: npm run bench -- [--quick] [--model DIR] [--baseline DIR] [--ep cpu] [--threads N])`);
+      default: throw new Error(`unknown argument ${argv[i]} (usage: npm run bench -- [--quick | --gpu [--python EXE] [--torch-device cuda] [--ceiling FILE]] [--model DIR] [--baseline DIR] [--ep cpu] [--threads N])`);
     }
   }
   return f;
@@ -166,10 +196,11 @@ function modelRef(dir: string): ModelRef {
  * equal-compute run, see models/training/README.md) exported into .cache/bench, else a
  * random-initialised export (timing only: its bits per byte mean nothing).
  */
-function baselineDir(flag?: string): string {
+function baselineDir(flag?: string, pythonExe?: string): string {
   if (flag) return flag;
   const python = (args: string[], what: string) => {
-    const r = spawnSync(process.execPath, ['scripts/python.mjs', ...args], { cwd: ROOT, stdio: ['ignore', 2, 2] }); // stdout stays JSON lines
+    const [cmd, all] = pythonExe ? [pythonExe, args] : [process.execPath, ['scripts/python.mjs', ...args]];
+    const r = spawnSync(cmd, all, { cwd: ROOT, stdio: ['ignore', 2, 2] }); // stdout stays JSON lines
     if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status})`);
   };
   const ckpt = path.join(ROOT, 'models', 'training', 'checkpoints', 'plain-small.pt');
@@ -191,6 +222,50 @@ function baselineDir(flag?: string): string {
     python(['models/training/export_random.py', '--preset', 'plain-small', '--out', dir], 'export_random.py');
   }
   return dir;
+}
+
+// ---- 7. the GPU ceiling ---------------------------------------------------------------------
+
+/**
+ * PyTorch (bf16 autocast) running one exact forward pass of the same model over the same bytes
+ * as the engine's largest encode, on `--torch-device` (models/training/ceiling.py). The engine
+ * issue's GPU target: the engine's encode within 3x of it.
+ */
+function measureCeiling(cfg: Config, f: Flags, src: Source): void {
+  const n = cfg.encodeLengths[cfg.encodeLengths.length - 1];
+  let last: string | undefined;
+  if (f.ceiling) {
+    last = readFileSync(f.ceiling, 'utf8').trim().split('\n').pop(); // measured apart (scripts/gpu-bench.sh says why)
+  } else {
+    const ckpt = path.join(ROOT, 'models', 'training', 'checkpoints', `${path.basename(f.model)}.pt`);
+    if (!existsSync(ckpt)) {
+      emit({ measure: 'ceiling', skipped: `no checkpoint ${path.relative(ROOT, ckpt)} for ${path.relative(ROOT, f.model)}` });
+      return;
+    }
+    const file = path.join(ROOT, '.cache', 'bench', `ceiling-${n}.bin`);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, Buffer.from(prefixText(src.bytes, n), 'utf8'));
+    log(`ceiling: PyTorch bf16 on ${f.torchDevice}, ${n} bytes`);
+    const script = ['models/training/ceiling.py', '--checkpoint', ckpt, '--file', file, '--device', f.torchDevice, '--dtype', 'bf16'];
+    const [cmd, args] = f.python ? [f.python, script] : [process.execPath, ['scripts/python.mjs', ...script]];
+    const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 2] });
+    if (r.status === 0) last = r.stdout?.trim().split('\n').pop();
+    else {
+      emit({ measure: 'ceiling', skipped: `ceiling.py failed (exit ${r.status})` });
+      return;
+    }
+  }
+  if (!last) {
+    emit({ measure: 'ceiling', skipped: 'no figure from ceiling.py' });
+    return;
+  }
+  const ceiling = JSON.parse(last) as Line & { ms: number; bytes: number };
+  if (ceiling.bytes !== Buffer.byteLength(prefixText(src.bytes, n))) log(`ceiling: measured over ${ceiling.bytes} bytes, the engine encoded ${n}`);
+  const enc = lines.find((l) => l.measure === 'encode' && l.bytes === n) as (Line & { megabyte_ms: number }) | undefined;
+  emit({
+    ...ceiling, engine_ep: f.ep[0], engine_encode_ms: enc?.megabyte_ms ?? null,
+    ratio: enc ? round(enc.megabyte_ms / ceiling.ms, 2) : null, target_ratio: 3, met: enc ? enc.megabyte_ms <= 3 * ceiling.ms : null,
+  });
 }
 
 // ---- helpers --------------------------------------------------------------------------------
@@ -667,10 +742,10 @@ function commandLine(): string {
 async function main(): Promise<void> {
   const f = parseFlags(process.argv.slice(2));
   if (f.child === 'memory') return childMemory(f);
-  const cfg = f.quick ? QUICK : FULL;
+  const cfg = f.gpu ? GPU : f.quick ? QUICK : FULL;
   const loadStart = os.loadavg();
   const model = modelRef(f.model);
-  const baseline = modelRef(baselineDir(f.baseline));
+  const baseline = modelRef(baselineDir(f.baseline, f.python));
   const src = loadSource(ROOT, Math.max(...cfg.encodeLengths, ...cfg.keystrokeDocs, cfg.responsivenessBytes));
   log(`${cfg.quick ? 'quick' : 'full'} run: ${model.name} vs ${baseline.name} (${baseline.weights} weights), text: ${src.name}`);
   const opts = { executionProviders: f.ep, threads: f.threads };
@@ -684,14 +759,17 @@ async function main(): Promise<void> {
   await plain.dispose();
   measureMemory(cfg, f);
   await measureResponsiveness(cfg, f, src, inProcessStall);
-  const qmb = await EngineCore.load(f.model, opts);
-  const qplain = await EngineCore.load(path.resolve(ROOT, baseline.dir), opts);
-  await measureQuality(cfg, qmb, qplain, baseline.weights);
-  await qmb.dispose();
-  await qplain.dispose();
+  if (cfg.quality) {
+    const qmb = await EngineCore.load(f.model, opts);
+    const qplain = await EngineCore.load(path.resolve(ROOT, baseline.dir), opts);
+    await measureQuality(cfg, qmb, qplain, baseline.weights);
+    await qmb.dispose();
+    await qplain.dispose();
+  }
+  if (cfg.gpu) measureCeiling(cfg, f, src);
 
   const seconds = round((now() - T0) / 1000);
-  const stamp = `results-${dateStamp()}${cfg.quick ? '-quick' : ''}`;
+  const stamp = `results-${dateStamp()}${cfg.quick ? '-quick' : cfg.gpu ? `-gpu-${mb.rt.ep}` : ''}`;
   const dir = path.join(ROOT, 'test', 'bench');
   mkdirSync(dir, { recursive: true });
   const machine = {
@@ -732,6 +810,7 @@ function summarize(all: Line[], seconds: number, cfg: Config): Line {
     generation: { megabyte_bytes_per_s_1: g1?.megabyte.bytes_per_s, megabyte_bytes_per_s_4: g4?.megabyte.bytes_per_s, baseline_bytes_per_s_1: g1?.baseline.bytes_per_s, ratio_1: g1?.ratio },
     memory: mem && { doc_bytes: mem.doc_bytes, max_rss_mb: mem.max_rss_mb, model_only_max_rss_mb: mem.baseline_model_only_max_rss_mb },
     responsiveness: resp && { doc_bytes: resp.doc_bytes, worker_max_stall_ms: resp.max_stall_ms, in_process_max_stall_ms: (resp.baseline_in_process as Line)?.max_delay_ms, in_process_bytes: (resp.baseline_in_process as Line)?.bytes },
+    ceiling: get('ceiling') && { ms: get('ceiling')!.ms, engine_encode_ms: get('ceiling')!.engine_encode_ms, ratio: get('ceiling')!.ratio, met: get('ceiling')!.met },
     quality: q && { megabyte_bpb: q.megabyte_bpb, baseline_bpb: q.baseline_bpb, baseline_weights: q.baseline_weights, compressors_bpb: q.compressors_bpb, next_line_exact: nl && `${nl.exact}/${nl.positions}` },
   };
 }

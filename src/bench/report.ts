@@ -13,6 +13,7 @@ interface Meta {
   model: ModelRef;
   baseline: ModelRef;
   source: string;
+  config: { gpu: boolean };
 }
 
 type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -27,7 +28,7 @@ export async function writeReport(dir: string, stamp: string, meta: Meta, lines:
   const base = `${meta.baseline.name} (${meta.baseline.weights} weights)`;
   const charts: Chart[] = [];
   const md: string[] = [];
-  md.push(`# Benchmark ${meta.date}${meta.quick ? ' (--quick)' : ''}: ${meta.model.name} vs ${meta.baseline.name}`, '');
+  md.push(`# Benchmark ${meta.date}${meta.quick ? ' (--quick)' : ''}${meta.config.gpu ? ` (--gpu, ${meta.machine.ep})` : ''}: ${meta.model.name} vs ${meta.baseline.name}`, '');
   md.push(`\`${meta.command}\` — ${meta.seconds} s in all.`, '');
   md.push(table(['', ''], [
     ['machine', `${meta.machine.cpu}, ${meta.machine.cores} cores, ${meta.machine.memory_gb} GB, ${meta.machine.platform}`],
@@ -158,6 +159,12 @@ export async function writeReport(dir: string, stamp: string, meta: Meta, lines:
     md.push(`Next-line exact match: ${nl.exact} of ${nl.positions} (${num(nl.exact_rate * 100)}%) held-out lines reproduced exactly by a greedy completion at the line start (the line removed from the file, stop at the line end); mean matched prefix ${num(nl.mean_prefix_match * 100)}% of the line; p50 ${num(nl.completion_p50_ms)} ms per completion.`, '');
     const show = (t: string) => '`' + t.replace(/[`|]/g, ' ').replace(/\r?\n/g, '⏎') + '`';
     if (nl.examples?.length) md.push(table(['file', 'real line', 'completion (⏎: newline)'], nl.examples.map((e: Any) => [e.file, show(e.want), show(e.got)])), '');
+  }
+
+  const ce = L('ceiling')[0];
+  if (ce) {
+    md.push('## 7. The ceiling: PyTorch on the same device', '');
+    md.push(ce.skipped ? `Skipped: ${ce.skipped}.` : `One exact forward pass of the same checkpoint over the same ${num(ce.bytes)} bytes in PyTorch (${ce.framework}, ${ce.dtype}, ${ce.device_name}): ${num(ce.ms)} ms. The engine encoded them in ${num(ce.engine_encode_ms)} ms on ${ce.engine_ep}: ${num(ce.ratio)}x the ceiling (target: within ${ce.target_ratio}x, ${ce.met ? 'met' : 'not met'}).`, '');
   }
 
   md.push('## Caveats', '');

@@ -81,3 +81,22 @@ def test_init_from_continues_the_weights_and_the_manifest_records_every_segment(
     assert training["steps"] == 5
     assert training["bytes"] == 5 * 2 * 256, "the bytes behind the starting weights keep counting"
     assert training["segments"][1]["init_from"].endswith("checkpoint.pt")
+
+
+def test_ceiling_times_one_forward_pass_over_the_given_bytes(tmp_path):
+    """ceiling.py (the GPU benchmark's PyTorch figure) runs a checkpoint over exactly the bytes it is given."""
+    make_corpus(tmp_path)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), "--preset", "mb-test", "--corpus", str(tmp_path),
+                        "--out", str(tmp_path / "a"), "--seq-len", "256", "--batch-size", "2", "--steps", "1",
+                        "--threads", "1", "--eval-every", "100", "--warmup", "1"], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    data = tmp_path / "bytes.bin"
+    data.write_bytes(b"x = 1\n" * 300)
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "ceiling.py"), "--checkpoint", str(tmp_path / "a" / "checkpoint.pt"),
+                        "--file", str(data), "--device", "cpu", "--repeats", "2", "--threads", "1"],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert res["bytes"] == 1800 and res["positions_top"] == -(-1801 // 16) and len(res["runs_ms"]) == 2
+    assert res["ms"] > 0 and res["dtype"] == "bf16"
