@@ -22,7 +22,7 @@ export class KVCache {
 
   constructor(readonly layers: number, readonly heads: number, readonly headDim: number, public rows = 1, capacity = 1) {
     this.capacity = Math.max(1, capacity); // the graphs take buffers of at least one position (export.py)
-    this.data = Array.from({ length: 2 * layers }, () => new Float32Array(rows * heads * capacity * headDim));
+    this.data = Array.from({ length: 2 * layers }, () => new Float32Array(rows * heads * this.capacity * headDim));
   }
 
   static forLevel(lv: LevelManifest, rows = 1, capacity = 1): KVCache {
