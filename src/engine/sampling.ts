@@ -61,15 +61,19 @@ export interface SampleOptions {
 /** Picks a symbol from one row of logits; returns it with its bits under the model (temperature 1). */
 export function sample(logits: Float32Array, offset: number, o: SampleOptions): { symbol: number; bits: number } {
   const V = VOCAB_SIZE;
-  let max = -Infinity;
-  for (let s = 0; s < V; s++) if (allowed(s, o.next, o.allowEnd)) max = Math.max(max, logits[offset + s]);
   let symbol: number;
-  if (o.temperature <= 0) {
+  if (o.temperature <= 0 && !o.rank) {
+    // Plain greedy (every step after a candidate's first): one pass, no sort.
+    symbol = -1;
+    for (let s = 0; s < V; s++) if (allowed(s, o.next, o.allowEnd) && (symbol < 0 || logits[offset + s] > logits[offset + symbol])) symbol = s;
+  } else if (o.temperature <= 0) {
     const order: number[] = [];
     for (let s = 0; s < V; s++) if (allowed(s, o.next, o.allowEnd)) order.push(s);
     order.sort((a, b) => logits[offset + b] - logits[offset + a]);
     symbol = order[Math.min(o.rank ?? 0, order.length - 1)];
   } else {
+    let max = -Infinity;
+    for (let s = 0; s < V; s++) if (allowed(s, o.next, o.allowEnd)) max = Math.max(max, logits[offset + s]);
     const probs: [number, number][] = [];
     let sum = 0;
     for (let s = 0; s < V; s++) {
