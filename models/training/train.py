@@ -128,7 +128,8 @@ def main(argv=None) -> dict:
         # The segments behind these weights, for the manifest (export.py).
         history = list(st.get("history", []))
         if "step" in st:
-            history.append({"steps": st["step"], "seconds": round(st.get("train_seconds", 0.0), 1), "bytes": seen_bytes})
+            history.append({"steps": st["step"], "seconds": round(st.get("train_seconds", 0.0), 1), "bytes": seen_bytes,
+                            **{k: st[k] for k in ("lr", "seed", "init_from") if st.get(k) is not None}})
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp else model
     amp = args.amp == "on" or (args.amp == "auto" and bf16_is_fast(device))
     rng = np.random.default_rng(args.seed * 1000 + rank + step)
