@@ -265,9 +265,21 @@ async function drive(vs, tmp, extensionDir, opts) {
     await page.screenshot({ path: SHOT });
     if (!cursor) throw new Error('no "Ln N, Col M" in the status bar');
 
-    // Tab accepts; the saved file must hold the suggestion right after the cursor.
+    // Tab accepts; the saved file must hold the suggestion right after the cursor. When the
+    // suggestion starts with indentation beyond the cursor, VS Code's Tab indents first (context
+    // key inlineSuggestionHasIndentationLessThanTabSize) and the ghost text stays, less that
+    // indentation: a user presses Tab again, and so does this check.
+    const ghostNow = async () => (await page.locator('.editor-instance .monaco-editor .view-lines .ghost-text-decoration').allTextContents())
+      .join('').replace(/\u00a0/g, ' ');
     await page.keyboard.press('Tab');
     await sleep(500);
+    for (let tabs = 1; tabs < 4 && /^[ \t]/.test(ghostFirst); tabs++) {
+      const rest = await ghostNow();
+      if (!rest || rest.trimStart() !== ghostFirst.trimStart()) break; // accepted (or another suggestion)
+      log(`Tab indented (the suggestion starts with indentation); Tab again`);
+      await page.keyboard.press('Tab');
+      await sleep(500);
+    }
     await page.keyboard.press('Control+S');
     const deadline = Date.now() + 15_000;
     let saved = ORIGINAL;
