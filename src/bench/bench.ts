@@ -792,6 +792,7 @@ function summarize(all: Line[], seconds: number, cfg: Config): Line {
   const km = get('keystroke', (l) => l.model === 'megabyte' && l.doc_bytes === cfg.baselineDoc);
   const kLarge = get('keystroke', (l) => l.model === 'megabyte' && l.doc_bytes === cfg.keystrokeDocs[cfg.keystrokeDocs.length - 1] && !l.settings);
   const kDefaults = get('keystroke', (l) => l.model === 'megabyte' && !!l.settings);
+  const ceiling = get('ceiling');
   const g1 = get('generation', (l) => l.candidates === 1) as { megabyte: { bytes_per_s: number }; baseline: { bytes_per_s: number }; ratio: number } & Line | undefined;
   const g4 = get('generation', (l) => l.candidates === 4) as { megabyte: { bytes_per_s: number } } & Line | undefined;
   const mem = get('memory');
@@ -810,7 +811,7 @@ function summarize(all: Line[], seconds: number, cfg: Config): Line {
     generation: { megabyte_bytes_per_s_1: g1?.megabyte.bytes_per_s, megabyte_bytes_per_s_4: g4?.megabyte.bytes_per_s, baseline_bytes_per_s_1: g1?.baseline.bytes_per_s, ratio_1: g1?.ratio },
     memory: mem && { doc_bytes: mem.doc_bytes, max_rss_mb: mem.max_rss_mb, model_only_max_rss_mb: mem.baseline_model_only_max_rss_mb },
     responsiveness: resp && { doc_bytes: resp.doc_bytes, worker_max_stall_ms: resp.max_stall_ms, in_process_max_stall_ms: (resp.baseline_in_process as Line)?.max_delay_ms, in_process_bytes: (resp.baseline_in_process as Line)?.bytes },
-    ceiling: get('ceiling') && { ms: get('ceiling')!.ms, engine_encode_ms: get('ceiling')!.engine_encode_ms, ratio: get('ceiling')!.ratio, met: get('ceiling')!.met },
+    ceiling: ceiling && { ms: ceiling.ms, engine_encode_ms: ceiling.engine_encode_ms, ratio: ceiling.ratio, met: ceiling.met },
     quality: q && { megabyte_bpb: q.megabyte_bpb, baseline_bpb: q.baseline_bpb, baseline_weights: q.baseline_weights, compressors_bpb: q.compressors_bpb, next_line_exact: nl && `${nl.exact}/${nl.positions}` },
   };
 }

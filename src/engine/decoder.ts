@@ -242,8 +242,7 @@ export class Decoder {
         units.fill(BigInt(260)); // PAD
       }
       if (l === 0) {
-        s.out = await this.stepGlobal(units);
-        s.pos += 1;
+        s.out = await this.stepGlobal(units); // the global cache and the tails hold level 0's state
         continue;
       }
       if (restart) {
