@@ -7,6 +7,12 @@ Each file is its own document, scored from BOS. With --context W the file is cut
 W/2 bytes, each scored after the W/2 bytes before it (every byte sees W/2..W bytes of context);
 src/engine/engine.ts `score` applies the same rule. --heldout also runs xz -9e, zstd -19 --long
 and zpaq -m5 on the same bytes (each file compressed on its own, like the model scores them).
+
+--fim-spans N: what the text after the cursor is worth. N spans (one line, or two to four lines,
+the cursor after the first line's indentation) are cut from held-out files; the middle's bits per
+byte are measured in the engine's layout `BOS far SUF suffix PRE near middle EOM` (far aligned
+so SUF opens a top patch, near 1-3 KB, suffix 2 KB; src/engine/engine.ts buildStream), with an
+empty suffix, and left to right (`BOS prefix middle`), plus the bits of EOM after the middle.
 """
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from megabyte.model import Megabyte  # noqa: E402
-from megabyte.symbols import BOS  # noqa: E402
+from megabyte.symbols import BOS, EOM, PRE, SUF  # noqa: E402
 
 
 @torch.no_grad()
@@ -108,6 +114,55 @@ def heldout_files(corpus: Path, max_bytes: int, max_file: int = 1 << 20) -> list
     return out
 
 
+def fim_spans(corpus: Path, count: int, seed: int = 7) -> list[tuple[bytes, int, int]]:
+    """(file, start, end) of deterministic spans, cut like src/bench/infill.ts cuts them."""
+    import random
+    idx = json.loads((corpus / "heldout.idx").read_text())
+    raw = (corpus / "heldout.bin").read_bytes()
+    files = [r for r in idx if 2000 < r["length"] < 200_000 and r["path"].endswith((".py", ".ts", ".js", ".mjs", ".md", ".rst"))]
+    rnd = random.Random(seed)
+    out: list[tuple[bytes, int, int]] = []
+    for _ in range(count * 50):
+        if len(out) >= count:
+            break
+        rec = rnd.choice(files)
+        data = raw[rec["offset"]:rec["offset"] + rec["length"]]
+        lines = data.split(b"\n")
+        n = 1 if len(out) % 2 == 0 else 2 + rnd.randrange(3)
+        first = 5 + rnd.randrange(max(1, len(lines) - n - 10))
+        body = lines[first:first + n]
+        if len(b"".join(body).strip()) < 8 or any(len(x) > 200 for x in body):
+            continue
+        indent = len(body[0]) - len(body[0].lstrip(b" \t"))
+        start = len(b"\n".join(lines[:first])) + 1 + indent
+        out.append((data, start, start + len(b"\n".join(body)) - indent))
+    return out
+
+
+def fim_figures(model: Megabyte, spans: list[tuple[bytes, int, int]], near_min: int = 1024,
+                suffix_bytes: int = 2048, max_far: int = 16384) -> dict:
+    U = model.cfg.top_unit
+    bits = {"with_suffix": 0.0, "empty_suffix": 0.0, "left_to_right": 0.0}
+    eom = {"with_suffix": 0.0, "empty_suffix": 0.0}
+    n = 0
+    for data, c, e in spans:
+        lo = max(0, c - max_far)
+        head = [BOS] if lo == 0 else []
+        prefix, middle, suffix = list(data[lo:c]), list(data[c:e]), list(data[e:e + suffix_bytes])
+        far = max(0, ((len(head) + len(prefix) - near_min) // U) * U - len(head))
+        for key, suf in (("with_suffix", suffix), ("empty_suffix", [])):
+            ctx = head + prefix[:far] + [SUF] + suf + [PRE] + prefix[far:]
+            b = stream_bits(model, ctx + middle + [EOM])
+            bits[key] += float(b[len(ctx):len(ctx) + len(middle)].sum())
+            eom[key] += float(b[-1])
+        ctx = head + prefix
+        bits["left_to_right"] += float(stream_bits(model, ctx + middle)[len(ctx):].sum())
+        n += len(middle)
+    return {"spans": len(spans), "middle_bytes": n,
+            "middle_bpb": {k: round(v / max(1, n), 4) for k, v in bits.items()},
+            "eom_bits": {k: round(v / max(1, len(spans)), 3) for k, v in eom.items()}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", required=True)
@@ -115,6 +170,7 @@ def main() -> None:
     ap.add_argument("--heldout", help="corpus dir: evaluate a sample of its held-out split")
     ap.add_argument("--max-bytes", type=int, default=1_000_000)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--fim-spans", type=int, default=0, help="also measure infilling on this many held-out spans")
     ap.add_argument("--json", help="write the figures here (for export.py --eval)")
     ap.add_argument("files", nargs="*")
     args = ap.parse_args()
@@ -139,6 +195,8 @@ def main() -> None:
         res["per_package_bpb"] = {k: round(b / max(1, m), 4) for k, (b, m) in per_pkg.items()}
         res["heldout_bpb"] = res["bpb"]
         res["compressors_bpb"] = compressor_bits([d for _, d in files])
+    if args.fim_spans and args.heldout:
+        res["fim"] = fim_figures(model, fim_spans(Path(args.heldout), args.fim_spans))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))
     print(json.dumps(res))

@@ -77,6 +77,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--minutes", type=float, default=0,
                     help="training-time budget, earlier segments of a resumed run included; the cosine follows it")
     ap.add_argument("--fim-rate", type=float, default=0.5)
+    ap.add_argument("--fim", choices=["pack", "one"], default="pack",
+                    help="pack: every file of a FIM window is an example; one: one file per window "
+                         "(the first three segments of mb-small)")
     ap.add_argument("--ckpt-every", type=int, default=200)
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
@@ -129,7 +132,7 @@ def main(argv=None) -> dict:
         history = list(st.get("history", []))
         if "step" in st:
             history.append({"steps": st["step"], "seconds": round(st.get("train_seconds", 0.0), 1), "bytes": seen_bytes,
-                            **{k: st[k] for k in ("lr", "seed", "init_from") if st.get(k) is not None}})
+                            **{k: st[k] for k in ("lr", "seed", "init_from", "fim") if st.get(k) is not None}})
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp else model
     amp = args.amp == "on" or (args.amp == "auto" and bf16_is_fast(device))
     rng = np.random.default_rng(args.seed * 1000 + rank + step)
@@ -151,7 +154,7 @@ def main(argv=None) -> dict:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, args.warmup, args.lr,
                             progress=min(1.0, train_seconds / budget) if args.minutes and not args.steps else None)
-        x = torch.from_numpy(batch(train, rng, args.batch_size, seq_len, args.fim_rate)).to(device)
+        x = torch.from_numpy(batch(train, rng, args.batch_size, seq_len, args.fim_rate, args.fim)).to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             loss = model.loss(x) if not ddp else torch.nn.functional.cross_entropy(
                 net(x).float().reshape(-1, cfg.vocab_size), x.reshape(-1))
@@ -176,7 +179,7 @@ def main(argv=None) -> dict:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                         "seen_bytes": seen_bytes, "train_seconds": train_seconds, "total": total,
                         "config": cfg.to_dict(), "preset": args.preset, "seq_len": seq_len,
-                        "fim_rate": args.fim_rate, "history": history, "lr": args.lr, "seed": args.seed,
+                        "fim_rate": args.fim_rate, "fim": args.fim, "history": history, "lr": args.lr, "seed": args.seed,
                         "init_from": args.init_from}, ckpt)
         if time.time() > deadline:
             if rank == 0:

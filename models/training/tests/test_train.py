@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from megabyte.data import fim_transform, Corpus
+from megabyte.data import fim_pack, fim_transform, Corpus
 from megabyte.symbols import BOS, SUF, PRE, EOM
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,6 +38,28 @@ def test_fim_puts_suffix_first_and_keeps_every_byte_of_the_middle():
         far, suffix, near_mid = out[1:s], out[s + 1:p], out[p + 1:e]
         rebuilt = np.concatenate([far, near_mid, suffix])
         assert np.array_equal(rebuilt, text[: len(rebuilt)]), "far + near + middle + suffix is the file, in order"
+
+
+def test_fim_pack_makes_every_file_one_example_of_its_own_bytes_in_order():
+    rng = np.random.default_rng(1)
+    files = [b"def f(x):\n    return x + %d\n" % i * (3 + i) for i in range(6)] + [b"tiny"]
+    w = np.concatenate([np.concatenate([[BOS], np.frombuffer(f, np.uint8).astype(np.int64)]) for f in files])
+    for _ in range(30):
+        out = fim_pack(w.copy(), rng)
+        assert (out == EOM).sum() == 6, "one example per file of 16 bytes or more"
+        assert (out == BOS).sum() <= 7
+        ex = np.split(out, np.flatnonzero(out == EOM) + 1)
+        for f, e in zip(files[:6], ex):
+            text = np.frombuffer(f, np.uint8).astype(np.int64)
+            s, p = int(np.flatnonzero(e == SUF)[0]), int(np.flatnonzero(e == PRE)[0])
+            far = e[:s][e[:s] != BOS]
+            suffix, near_mid = e[s + 1:p], e[p + 1:-1]
+            rebuilt = np.concatenate([far, near_mid, suffix])
+            starts = [k for k in range(len(text) - len(rebuilt) + 1) if np.array_equal(text[k:k + len(rebuilt)], rebuilt)]
+            assert starts, "far + near + middle + suffix is one contiguous piece of the file"
+            if e[0] == BOS:
+                assert starts[0] == 0, "BOS only where the example starts at its file's start"
+        assert np.array_equal(ex[-1][-4:], np.frombuffer(b"tiny", np.uint8)), "a short file stays plain text"
 
 
 def test_two_process_ddp_training_step_and_resume(tmp_path):
