@@ -11,7 +11,7 @@ and zpaq -m5 on the same bytes (each file compressed on its own, like the model 
 --fim-spans N: what the text after the cursor is worth. N spans (one line, or two to four lines,
 the cursor after the first line's indentation) are cut from held-out files; the middle's bits per
 byte are measured in the engine's layout `BOS far SUF suffix PRE near middle EOM` (far aligned
-so SUF opens a top patch, near 1-3 KB, suffix 2 KB; src/engine/engine.ts buildStream), with an
+so SUF opens a top patch, near 0.5-1.5 KB, suffix 2 KB; src/engine/engine.ts buildStream), with an
 empty suffix, and left to right (`BOS prefix middle`), plus the bits of EOM after the middle.
 """
 from __future__ import annotations
@@ -115,7 +115,8 @@ def heldout_files(corpus: Path, max_bytes: int, max_file: int = 1 << 20) -> list
 
 
 def fim_spans(corpus: Path, count: int, seed: int = 7) -> list[tuple[bytes, int, int]]:
-    """(file, start, end) of deterministic spans, cut like src/bench/infill.ts cuts them."""
+    """(file, start, end) of deterministic spans, cut like src/bench/infill.ts cuts them: one
+    line at even indices, two to four lines at odd ones."""
     import random
     idx = json.loads((corpus / "heldout.idx").read_text())
     raw = (corpus / "heldout.bin").read_bytes()
@@ -139,28 +140,39 @@ def fim_spans(corpus: Path, count: int, seed: int = 7) -> list[tuple[bytes, int,
     return out
 
 
-def fim_figures(model: Megabyte, spans: list[tuple[bytes, int, int]], near_min: int = 1024,
-                suffix_bytes: int = 2048, max_far: int = 16384) -> dict:
-    U = model.cfg.top_unit
+def fim_context(data: bytes, c: int, e: int, unit: int, suffix: bool, near_min: int = 512,
+                suffix_bytes: int = 2048, max_far: int = 16384) -> list[int]:
+    """The stream before the middle data[c:e], as the engine builds it (engine.ts buildStream):
+    `BOS far SUF suffix PRE near`, SUF at a multiple of the top unit, near_min..near_min+unit-1
+    bytes of near prefix; the prefix cut to its last max_far bytes (then without BOS)."""
+    lo = max(0, c - max_far)
+    head = [BOS] if lo == 0 else []
+    prefix = list(data[lo:c])
+    far = max(0, ((len(head) + len(prefix) - near_min) // unit) * unit - len(head))
+    return head + prefix[:far] + [SUF] + (list(data[e:e + suffix_bytes]) if suffix else []) + [PRE] + prefix[far:]
+
+
+def fim_figures(model: Megabyte, spans: list[tuple[bytes, int, int]]) -> dict:
     bits = {"with_suffix": 0.0, "empty_suffix": 0.0, "left_to_right": 0.0}
     eom = {"with_suffix": 0.0, "empty_suffix": 0.0}
+    eom_line = 0.0  # with the suffix, one-line spans only (a middle that ends where a line does)
     n = 0
-    for data, c, e in spans:
-        lo = max(0, c - max_far)
-        head = [BOS] if lo == 0 else []
-        prefix, middle, suffix = list(data[lo:c]), list(data[c:e]), list(data[e:e + suffix_bytes])
-        far = max(0, ((len(head) + len(prefix) - near_min) // U) * U - len(head))
-        for key, suf in (("with_suffix", suffix), ("empty_suffix", [])):
-            ctx = head + prefix[:far] + [SUF] + suf + [PRE] + prefix[far:]
+    for k, (data, c, e) in enumerate(spans):
+        middle = list(data[c:e])
+        for key in ("with_suffix", "empty_suffix"):
+            ctx = fim_context(data, c, e, model.cfg.top_unit, key == "with_suffix")
             b = stream_bits(model, ctx + middle + [EOM])
             bits[key] += float(b[len(ctx):len(ctx) + len(middle)].sum())
             eom[key] += float(b[-1])
-        ctx = head + prefix
+            if key == "with_suffix" and k % 2 == 0:
+                eom_line += float(b[-1])
+        ctx = ([BOS] if c <= 16384 else []) + list(data[max(0, c - 16384):c])
         bits["left_to_right"] += float(stream_bits(model, ctx + middle)[len(ctx):].sum())
         n += len(middle)
     return {"spans": len(spans), "middle_bytes": n,
             "middle_bpb": {k: round(v / max(1, n), 4) for k, v in bits.items()},
-            "eom_bits": {k: round(v / max(1, len(spans)), 3) for k, v in eom.items()}}
+            "eom_bits": {**{k: round(v / max(1, len(spans)), 3) for k, v in eom.items()},
+                         "with_suffix_one_line": round(eom_line / max(1, (len(spans) + 1) // 2), 3)}}
 
 
 def main() -> None:

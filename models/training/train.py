@@ -80,6 +80,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--fim", choices=["pack", "one"], default="pack",
                     help="pack: every file of a FIM window is an example; one: one file per window "
                          "(the first three segments of mb-small)")
+    ap.add_argument("--middle-weight", type=float, default=1.0,
+                    help="loss weight of the middles and their EOM in FIM windows (pack), 1 elsewhere")
     ap.add_argument("--ckpt-every", type=int, default=200)
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
@@ -132,7 +134,7 @@ def main(argv=None) -> dict:
         history = list(st.get("history", []))
         if "step" in st:
             history.append({"steps": st["step"], "seconds": round(st.get("train_seconds", 0.0), 1), "bytes": seen_bytes,
-                            **{k: st[k] for k in ("lr", "seed", "init_from", "fim") if st.get(k) is not None}})
+                            **{k: st[k] for k in ("lr", "seed", "init_from", "fim", "middle_weight") if st.get(k) is not None}})
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp else model
     amp = args.amp == "on" or (args.amp == "auto" and bf16_is_fast(device))
     rng = np.random.default_rng(args.seed * 1000 + rank + step)
@@ -154,10 +156,18 @@ def main(argv=None) -> dict:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, args.warmup, args.lr,
                             progress=min(1.0, train_seconds / budget) if args.minutes and not args.steps else None)
-        x = torch.from_numpy(batch(train, rng, args.batch_size, seq_len, args.fim_rate, args.fim)).to(device)
+        b = batch(train, rng, args.batch_size, seq_len, args.fim_rate, args.fim, args.middle_weight)
+        x, wts = (b if isinstance(b, tuple) else (b, None))
+        x = torch.from_numpy(x).to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = model.loss(x) if not ddp else torch.nn.functional.cross_entropy(
-                net(x).float().reshape(-1, cfg.vocab_size), x.reshape(-1))
+            nll = torch.nn.functional.cross_entropy(net(x).float().reshape(-1, cfg.vocab_size), x.reshape(-1),
+                                                    reduction="none")
+            plain = nll.mean()
+            if wts is None:
+                loss = plain
+            else:
+                wt = torch.from_numpy(wts).to(device).reshape(-1)
+                loss = (nll * wt).sum() / wt.sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -167,7 +177,7 @@ def main(argv=None) -> dict:
         dt = time.time() - t0
         train_seconds += time.time() - t0  # (the clock, data included, drives a --minutes schedule)
         if rank == 0 and (step % 10 == 0 or step == total):
-            rec = {"step": step, "loss": round(loss.item(), 4), "bpb": round(loss.item() / math.log(2), 4),
+            rec = {"step": step, "loss": round(plain.item(), 4), "bpb": round(plain.item() / math.log(2), 4),
                    "lr": round(opt.param_groups[0]["lr"], 6), "gnorm": round(float(gnorm), 3),
                    "bytes": seen_bytes, "sec": round(train_seconds, 1), "bytes_per_s": round(x.numel() * world / dt)}
             if step % args.eval_every == 0 or step == total:
@@ -179,7 +189,7 @@ def main(argv=None) -> dict:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                         "seen_bytes": seen_bytes, "train_seconds": train_seconds, "total": total,
                         "config": cfg.to_dict(), "preset": args.preset, "seq_len": seq_len,
-                        "fim_rate": args.fim_rate, "fim": args.fim, "history": history, "lr": args.lr, "seed": args.seed,
+                        "fim_rate": args.fim_rate, "fim": args.fim, "middle_weight": args.middle_weight, "history": history, "lr": args.lr, "seed": args.seed,
                         "init_from": args.init_from}, ckpt)
         if time.time() > deadline:
             if rank == 0:

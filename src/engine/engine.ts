@@ -21,8 +21,8 @@ export const MAX_CONTEXT_BYTES = 1_000_000;
 /** The window's start moves in steps of this many bytes, so a cursor that moves a little keeps the cache. */
 const WINDOW_STEP = 65536;
 /** Near prefix (between SUF..PRE and the cursor) kept between these sizes; the far part is cached. */
-const NEAR_MIN = 1024;
-const NEAR_MAX = 3072;
+const NEAR_MIN = 512;
+const NEAR_MAX = 1536;
 const ENCODE_CHUNK_PATCHES = 64;
 
 interface Doc {

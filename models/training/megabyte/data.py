@@ -47,8 +47,8 @@ def _middle(text_from_c: np.ndarray, c: int, fe: int, rng: np.random.Generator) 
     kind = rng.random()
     if kind < 0.5 and len(nl):          # the rest of one line
         return c + int(nl[0])
-    if kind < 0.8 and len(nl):          # a few lines
-        return c + int(nl[min(len(nl) - 1, int(rng.integers(1, 5)))]) + 1
+    if kind < 0.8 and len(nl):          # a few lines, half the time up to the last one's end
+        return c + int(nl[min(len(nl) - 1, int(rng.integers(1, 5)))]) + int(rng.random() < 0.5)
     return min(fe, c + int(rng.integers(0, 257)))  # a random span
 
 
@@ -85,8 +85,8 @@ def fim_transform(w: np.ndarray, rng: np.random.Generator, max_near: int = 4096,
     return np.concatenate([w[:b], [SUF], w[m:s], [PRE], w[b:m], [EOM], w[fe:]])
 
 
-def fim_pack(w: np.ndarray, rng: np.random.Generator, max_near: int = 3072, max_suffix: int = 2048,
-             max_far: int = 512) -> np.ndarray:
+def fim_pack(w: np.ndarray, rng: np.random.Generator, max_near: int = 1536, max_suffix: int = 2048,
+             max_far: int = 512, weights: list | None = None) -> np.ndarray:
     """Every file of the window becomes one fill-in-the-middle example,
     `[BOS] far SUF suffix PRE near middle EOM`, the examples one after another.
 
@@ -96,8 +96,9 @@ def fim_pack(w: np.ndarray, rng: np.random.Generator, max_near: int = 3072, max_
     EOM cost it 15 bits. Packing puts several examples in every window. The far part is cut to
     at most max_far bytes before the near part (BOS only where that is the file's start): the
     engine caches the far part, and the examples before it in the window (the same package)
-    stand in for far context. near and suffix follow what the engine sends (1-3 KB, a suffix
-    budget of 2 KB)."""
+    stand in for far context. near and suffix follow what the engine sends (near 0.5-1.5 KB,
+    a suffix budget of 2 KB). With `weights` (a list), the [start, end) ranges of each middle
+    and its EOM are appended to it (train.py --middle-weight)."""
     bos = np.flatnonzero(w == BOS)
     if len(bos) == 0:
         return w
@@ -113,17 +114,29 @@ def fim_pack(w: np.ndarray, rng: np.random.Generator, max_near: int = 3072, max_
         b = max(fs, c - int(rng.integers(0, max_near + 1)))
         a = max(fs, b - int(rng.integers(0, max_far + 1)))
         s = min(fe, m + int(rng.integers(0, max_suffix + 1)))
-        parts += [[BOS] if a == fs else [], w[a:b], [SUF], w[m:s], [PRE], w[b:m], [EOM]]
+        parts += [[BOS] if a == fs else [], w[a:b], [SUF], w[m:s], [PRE], w[b:c]]
+        if weights is not None:
+            at = sum(len(p) for p in parts)
+            weights.append((at, at + m - c + 1))
+        parts += [w[c:m], [EOM]]
     return np.concatenate([np.asarray(p, dtype=np.int64) for p in parts])
 
 
 def batch(corpus: Corpus, rng: np.random.Generator, batch_size: int, seq_len: int,
-          fim_rate: float, fim: str = "pack") -> np.ndarray:
-    """fim: "pack" (every file of a FIM window is an example) or "one" (one file per window)."""
+          fim_rate: float, fim: str = "pack", middle_weight: float = 1.0):
+    """(batch_size, seq_len) symbols; with middle_weight != 1 also a weight per target, that
+    weight on the middles and their EOM (pack only), 1 elsewhere. A weight that depends on the
+    context and not on the target keeps the model's conditionals calibrated; it only spends more
+    of the gradient on the contexts the editor asks about.
+    fim: "pack" (every file of a FIM window is an example) or "one" (one file per window)."""
     out = np.empty((batch_size, seq_len), dtype=np.int64)
+    wts = np.ones((batch_size, seq_len), dtype=np.float32)
     for i in range(batch_size):
         w = corpus.window(rng, seq_len * 2 if fim_rate > 0 else seq_len)
         if rng.random() < fim_rate:
-            w = fim_pack(w, rng) if fim == "pack" else fim_transform(w, rng)
+            ranges: list = []
+            w = fim_pack(w, rng, weights=ranges) if fim == "pack" else fim_transform(w, rng)
+            for a, e in ranges:
+                wts[i, a:min(e, seq_len)] = middle_weight
         out[i] = w[:seq_len] if len(w) >= seq_len else np.pad(w, (0, seq_len - len(w)), constant_values=BOS)
-    return out
+    return (out, wts) if middle_weight != 1.0 else out

@@ -45,8 +45,11 @@ def test_fim_pack_makes_every_file_one_example_of_its_own_bytes_in_order():
     files = [b"def f(x):\n    return x + %d\n" % i * (3 + i) for i in range(6)] + [b"tiny"]
     w = np.concatenate([np.concatenate([[BOS], np.frombuffer(f, np.uint8).astype(np.int64)]) for f in files])
     for _ in range(30):
-        out = fim_pack(w.copy(), rng)
+        ranges: list = []
+        out = fim_pack(w.copy(), rng, weights=ranges)
         assert (out == EOM).sum() == 6, "one example per file of 16 bytes or more"
+        assert [out[e - 1] for _, e in ranges] == [EOM] * 6, "each weighted range ends with its EOM"
+        assert all(PRE in out[:a] and PRE not in out[a:e] for a, e in ranges), "and lies after its PRE"
         assert (out == BOS).sum() <= 7
         ex = np.split(out, np.flatnonzero(out == EOM) + 1)
         for f, e in zip(files[:6], ex):
