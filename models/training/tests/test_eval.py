@@ -33,3 +33,35 @@ def test_fim_spans_are_lines_cut_after_their_indentation(tmp_path):
     for k, (data, c, e) in enumerate(spans):
         assert data[c - 4:c] == b"    " and data[c - 5:c - 4] == b"\n" and data[e:e + 1] == b"\n"
         assert (b"\n" in data[c:e]) == (k % 2 == 1), "one line at even indices, several at odd ones"
+
+
+def test_pack_corpus_keeps_whole_files_and_cuts_only_the_big_packages(tmp_path):
+    import json
+    from megabyte.data import Corpus
+    from pack_corpus import pack, water_fill
+    assert water_fill({"a": 10, "b": 100, "c": 1000}, 300) == 190
+    src = tmp_path / "src"
+    src.mkdir()
+    big = [b"x = %d\n" % i * 400 for i in range(20)]
+    small = [b"y = %d\n" % i * 10 for i in range(5)]
+    raw, idx, off = bytearray(), [], 0
+    for pkg, files in (("big", big), ("small", small)):
+        for i, data in enumerate(files):
+            raw += b"\0" + data
+            idx.append({"package": pkg, "path": f"f{i}.py", "offset": off + 1, "length": len(data)})
+            off += 1 + len(data)
+    for split in ("train", "heldout"):
+        (src / f"{split}.bin").write_bytes(bytes(raw))
+        (src / f"{split}.idx").write_text(json.dumps(idx))
+    (src / "corpus.json").write_text(json.dumps([{"package": "big"}, {"package": "small"}]))
+    res = pack(src, tmp_path / "out", 20_000)
+    assert res["train_bytes"] <= 20_000
+    out_idx = json.loads((tmp_path / "out" / "train.idx").read_text())
+    out_raw = (tmp_path / "out" / "train.bin").read_bytes()
+    assert sum(r["package"] == "small" for r in out_idx) == 5, "a small package stays whole"
+    for r in out_idx:
+        assert out_raw[r["offset"] - 1] == 0, "each file keeps its BOS marker"
+        src_rec = next(x for x in idx if x["package"] == r["package"] and x["path"] == r["path"])
+        assert out_raw[r["offset"]:r["offset"] + r["length"]] == raw[src_rec["offset"]:src_rec["offset"] + src_rec["length"]]
+    assert (tmp_path / "out" / "heldout.bin").read_bytes() == bytes(raw), "the held-out split is copied whole"
+    Corpus(tmp_path / "out", "train")  # data.py reads it
