@@ -45,6 +45,18 @@ export const cutRepeatedLines: Filter = (text, ctx) => {
 };
 
 /**
+ * The same loop inside a line: a phrase of 3 to 40 characters with a letter or digit, repeated
+ * three or more times back to back ("the set the set the set"), is kept once and the candidate
+ * cut after it. Runs of one character ("=====", "    ") and two-character units are left alone:
+ * rulers, indentation and "ababab" literals are real text.
+ */
+export const cutRepeatedPhrase: Filter = (text) => {
+  const m = /(.{3,40}?)\1{2,}/su.exec(text);
+  if (!m || !/[\p{L}\p{N}]/u.test(m[1]) || new Set(m[1]).size < 2) return text;
+  return text.slice(0, m.index + m[1].length).replace(/[ \t]+$/, '');
+};
+
+/**
  * Trailing lines holding only whitespace show as empty ghost lines and leave stray indentation
  * when accepted; the user types their own newline. Trailing spaces on the last line with content
  * are kept ("return " is a meaningful prefix of the next token). A final lone CR (a budget cut
@@ -81,6 +93,7 @@ export const dropBlank: Filter = (text) => (text.trim() === '' ? undefined : tex
 export const FILTERS: readonly Filter[] = [
   cutIncompleteUtf8,
   cutRepeatedLines,
+  cutRepeatedPhrase,
   trimTrailingWhitespaceLines,
   cutSuffixOverlap,
   trimTrailingWhitespaceLines,

@@ -5,6 +5,7 @@ import * as assert from 'node:assert/strict';
 import {
   cutIncompleteUtf8,
   cutRepeatedLines,
+  cutRepeatedPhrase,
   cutSuffixOverlap,
   dedupe,
   dropBlank,
@@ -28,6 +29,15 @@ test('cutIncompleteUtf8 drops replacement characters left by a cut inside a mult
   assert.equal(cutIncompleteUtf8('x\uFFFD\uFFFD', nowhere), 'x');
   assert.equal(cutIncompleteUtf8('caf\u00e9', nowhere), 'caf\u00e9');
   assert.equal(cutIncompleteUtf8('a\uFFFDb', nowhere), 'a\uFFFDb'); // only a trailing one is an artefact of the cut
+});
+
+test('cutRepeatedPhrase keeps a phrase looped inside a line once, and leaves rulers and real repeats alone', () => {
+  assert.equal(cutRepeatedPhrase('"""A class the set the set the set the set the s', nowhere), '"""A class the set');
+  assert.equal(cutRepeatedPhrase('x = f(a) + f(a) + f(a) + f(a)', nowhere), 'x = f(a) +');
+  assert.equal(cutRepeatedPhrase('# ==========', nowhere), '# ==========');
+  assert.equal(cutRepeatedPhrase('    return 1', nowhere), '    return 1');
+  assert.equal(cutRepeatedPhrase('f(a, b) + f(a, b)', nowhere), 'f(a, b) + f(a, b)', 'twice is real code');
+  assert.equal(cutRepeatedPhrase('--- --- ---', nowhere), '--- --- ---', 'no letter or digit: a ruler');
 });
 
 test('cutRepeatedLines cuts a line seen three times in a row before its second occurrence', () => {
