@@ -140,14 +140,21 @@ def fim_spans(corpus: Path, count: int, seed: int = 7) -> list[tuple[bytes, int,
     return out
 
 
+FIM_PREFIX = 16384  # bytes of prefix the --fim-spans figures give each span (the model gains little beyond)
+
+
+def _prefix(data: bytes, c: int) -> tuple[list[int], list[int]]:
+    """(head, prefix): the last FIM_PREFIX bytes before c, and [BOS] when they start the file."""
+    lo = max(0, c - FIM_PREFIX)
+    return ([BOS] if lo == 0 else []), list(data[lo:c])
+
+
 def fim_context(data: bytes, c: int, e: int, unit: int, suffix: bool, near_min: int = 512,
-                suffix_bytes: int = 2048, max_far: int = 16384) -> list[int]:
+                suffix_bytes: int = 2048) -> list[int]:
     """The stream before the middle data[c:e], as the engine builds it (engine.ts buildStream):
     `BOS far SUF suffix PRE near`, SUF at a multiple of the top unit, near_min..near_min+unit-1
-    bytes of near prefix; the prefix cut to its last max_far bytes (then without BOS)."""
-    lo = max(0, c - max_far)
-    head = [BOS] if lo == 0 else []
-    prefix = list(data[lo:c])
+    bytes of near prefix; the prefix cut to its last FIM_PREFIX bytes (then without BOS)."""
+    head, prefix = _prefix(data, c)
     far = max(0, ((len(head) + len(prefix) - near_min) // unit) * unit - len(head))
     return head + prefix[:far] + [SUF] + (list(data[e:e + suffix_bytes]) if suffix else []) + [PRE] + prefix[far:]
 
@@ -166,7 +173,8 @@ def fim_figures(model: Megabyte, spans: list[tuple[bytes, int, int]]) -> dict:
             eom[key] += float(b[-1])
             if key == "with_suffix" and k % 2 == 0:
                 eom_line += float(b[-1])
-        ctx = ([BOS] if c <= 16384 else []) + list(data[max(0, c - 16384):c])
+        head, prefix = _prefix(data, c)
+        ctx = head + prefix
         bits["left_to_right"] += float(stream_bits(model, ctx + middle)[len(ctx):].sum())
         n += len(middle)
     return {"spans": len(spans), "middle_bytes": n,

@@ -325,7 +325,8 @@ def main() -> None:
         print(json.dumps({"out": args.out, "files": m["files"]}))
         return
     this = {"steps": st["step"], "seconds": round(st["train_seconds"], 1), "bytes": st["seen_bytes"]}
-    for k in ("lr", "seed", "init_from"):
+    from train import SEGMENT_KEYS
+    for k in SEGMENT_KEYS:
         if st.get(k) is not None:
             this[k] = st[k]
     segments = list(st.get("history", []))

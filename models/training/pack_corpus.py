@@ -55,10 +55,9 @@ def pack(corpus: Path, out_dir: Path, train_bytes: int) -> dict:
     for name in ("heldout.bin", "heldout.idx"):
         (out_dir / name).write_bytes((corpus / name).read_bytes())
     listing = json.loads((corpus / "corpus.json").read_text())
-    for entry in listing if isinstance(listing, list) else listing.get("packages", []):
-        name = entry.get("name") or entry.get("package")
-        if name in kept:
-            entry["packed_files"], entry["packed_bytes"] = files[name], kept[name]
+    for entry in listing:
+        if entry["package"] in kept:
+            entry["packed_files"], entry["packed_bytes"] = files[entry["package"]], kept[entry["package"]]
     (out_dir / "corpus.json").write_text(json.dumps(listing, indent=1))
     return {"train_bytes": off, "cap_per_package": cap, "packages": len(kept), "files": len(new_idx)}
 

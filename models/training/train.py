@@ -26,6 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from megabyte.model import Megabyte, ModelConfig, PRESETS  # noqa: E402
 from megabyte.data import Corpus, batch  # noqa: E402
 
+# What a checkpoint records of its training segment besides steps, seconds and bytes; export.py
+# writes the same keys into the manifest's training.segments.
+SEGMENT_KEYS = ("lr", "seed", "init_from", "fim", "middle_weight")
+
 
 def bf16_is_fast(device: torch.device) -> bool:
     if device.type == "cuda":
@@ -134,7 +138,7 @@ def main(argv=None) -> dict:
         history = list(st.get("history", []))
         if "step" in st:
             history.append({"steps": st["step"], "seconds": round(st.get("train_seconds", 0.0), 1), "bytes": seen_bytes,
-                            **{k: st[k] for k in ("lr", "seed", "init_from", "fim", "middle_weight") if st.get(k) is not None}})
+                            **{k: st[k] for k in SEGMENT_KEYS if st.get(k) is not None}})
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp else model
     amp = args.amp == "on" or (args.amp == "auto" and bf16_is_fast(device))
     rng = np.random.default_rng(args.seed * 1000 + rank + step)
@@ -156,14 +160,13 @@ def main(argv=None) -> dict:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, args.warmup, args.lr,
                             progress=min(1.0, train_seconds / budget) if args.minutes and not args.steps else None)
-        b = batch(train, rng, args.batch_size, seq_len, args.fim_rate, args.fim, args.middle_weight)
-        x, wts = (b if isinstance(b, tuple) else (b, None))
+        x, wts = batch(train, rng, args.batch_size, seq_len, args.fim_rate, args.fim, args.middle_weight, weights=True)
         x = torch.from_numpy(x).to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             nll = torch.nn.functional.cross_entropy(net(x).float().reshape(-1, cfg.vocab_size), x.reshape(-1),
                                                     reduction="none")
             plain = nll.mean()
-            if wts is None:
+            if args.middle_weight == 1.0:
                 loss = plain
             else:
                 wt = torch.from_numpy(wts).to(device).reshape(-1)

@@ -92,8 +92,8 @@ def fim_pack(w: np.ndarray, rng: np.random.Generator, max_near: int = 1536, max_
 
     Why: with one transformed file per window (fim_transform) the middles and their EOM were a
     few hundred of the 32,768 symbols of a window; after 10,430 such steps the suffix did not
-    help the bundled model at all (middle bits per byte 3.20 with the suffix, 3.15 without) and
-    EOM cost it 15 bits. Packing puts several examples in every window. The far part is cut to
+    help the bundled model at all (eval.py --fim-spans 40: middle 3.036 bits per byte with the
+    suffix, 3.038 with an empty one) and EOM cost it 14.7 bits. Packing puts several examples in every window. The far part is cut to
     at most max_far bytes before the near part (BOS only where that is the file's start): the
     engine caches the far part, and the examples before it in the window (the same package)
     stand in for far context. near and suffix follow what the engine sends (near 0.5-1.5 KB,
@@ -104,39 +104,42 @@ def fim_pack(w: np.ndarray, rng: np.random.Generator, max_near: int = 1536, max_
         return w
     ends = np.append(bos[1:], len(w))
     parts: list[np.ndarray] = [w[:bos[0]]]
+    at = len(parts[0])  # symbols in parts so far
     for fs0, fe in zip(bos, ends):
         fs, fe = int(fs0) + 1, int(fe)
         if fe - fs < 16:
             parts.append(w[fs - 1:fe])
+            at += fe - fs + 1
             continue
         c = _cursor(w, fs, fe, rng)
         m = _middle(w[c:fe], c, fe, rng)
         b = max(fs, c - int(rng.integers(0, max_near + 1)))
         a = max(fs, b - int(rng.integers(0, max_far + 1)))
         s = min(fe, m + int(rng.integers(0, max_suffix + 1)))
-        parts += [[BOS] if a == fs else [], w[a:b], [SUF], w[m:s], [PRE], w[b:c]]
+        parts += [[BOS] if a == fs else [], w[a:b], [SUF], w[m:s], [PRE], w[b:c], w[c:m], [EOM]]
+        at += (a == fs) + (b - a) + 1 + (s - m) + 1 + (c - b)  # up to the middle
         if weights is not None:
-            at = sum(len(p) for p in parts)
             weights.append((at, at + m - c + 1))
-        parts += [w[c:m], [EOM]]
+        at += m - c + 1
     return np.concatenate([np.asarray(p, dtype=np.int64) for p in parts])
 
 
 def batch(corpus: Corpus, rng: np.random.Generator, batch_size: int, seq_len: int,
-          fim_rate: float, fim: str = "pack", middle_weight: float = 1.0):
-    """(batch_size, seq_len) symbols; with middle_weight != 1 also a weight per target, that
-    weight on the middles and their EOM (pack only), 1 elsewhere. A weight that depends on the
-    context and not on the target keeps the model's conditionals calibrated; it only spends more
-    of the gradient on the contexts the editor asks about.
+          fim_rate: float, fim: str = "pack", middle_weight: float = 1.0, weights: bool = False):
+    """(batch_size, seq_len) symbols; with `weights`, also a loss weight per target:
+    middle_weight on the middles and their EOM (pack only), 1 elsewhere. A weight that depends on
+    the context and not on the target keeps the model's conditionals calibrated; it only spends
+    more of the gradient on the contexts the editor asks about.
     fim: "pack" (every file of a FIM window is an example) or "one" (one file per window)."""
     out = np.empty((batch_size, seq_len), dtype=np.int64)
-    wts = np.ones((batch_size, seq_len), dtype=np.float32)
+    wts = np.ones((batch_size, seq_len), dtype=np.float32) if weights else None
     for i in range(batch_size):
         w = corpus.window(rng, seq_len * 2 if fim_rate > 0 else seq_len)
         if rng.random() < fim_rate:
             ranges: list = []
             w = fim_pack(w, rng, weights=ranges) if fim == "pack" else fim_transform(w, rng)
-            for a, e in ranges:
-                wts[i, a:min(e, seq_len)] = middle_weight
+            if wts is not None:
+                for a, e in ranges:
+                    wts[i, a:min(e, seq_len)] = middle_weight
         out[i] = w[:seq_len] if len(w) >= seq_len else np.pad(w, (0, seq_len - len(w)), constant_values=BOS)
-    return (out, wts) if middle_weight != 1.0 else out
+    return (out, wts) if weights else out
