@@ -45,15 +45,18 @@ export const cutRepeatedLines: Filter = (text, ctx) => {
 };
 
 /**
- * The same loop inside a line: a phrase of 3 to 40 characters with a letter or digit, repeated
- * three or more times back to back ("the set the set the set"), is kept once and the candidate
- * cut after it. Runs of one character ("=====", "    ") and two-character units are left alone:
- * rulers, indentation and "ababab" literals are real text.
+ * The same loop at a finer grain than whole lines: a phrase of 3 to 40 characters (line breaks
+ * included, so a short block looped counts too) with a letter or digit, repeated three or more
+ * times back to back ("the set the set the set"), is kept once and the candidate cut after it.
+ * Runs of one character ("=====", "    "), two-character units and units without a letter or
+ * digit are left alone, and the search goes on past them: rulers, indentation and "ababab"
+ * literals are real text.
  */
 export const cutRepeatedPhrase: Filter = (text) => {
-  const m = /(.{3,40}?)\1{2,}/su.exec(text);
-  if (!m || !/[\p{L}\p{N}]/u.test(m[1]) || new Set(m[1]).size < 2) return text;
-  return text.slice(0, m.index + m[1].length).replace(/[ \t]+$/, '');
+  for (const m of text.matchAll(/(.{3,40}?)\1{2,}/gsu)) {
+    if (/[\p{L}\p{N}]/u.test(m[1]) && new Set(m[1]).size >= 2) return text.slice(0, m.index + m[1].length).replace(/[ \t]+$/, '');
+  }
+  return text;
 };
 
 /**

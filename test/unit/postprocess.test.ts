@@ -38,6 +38,7 @@ test('cutRepeatedPhrase keeps a phrase looped inside a line once, and leaves rul
   assert.equal(cutRepeatedPhrase('    return 1', nowhere), '    return 1');
   assert.equal(cutRepeatedPhrase('f(a, b) + f(a, b)', nowhere), 'f(a, b) + f(a, b)', 'twice is real code');
   assert.equal(cutRepeatedPhrase('--- --- ---', nowhere), '--- --- ---', 'no letter or digit: a ruler');
+  assert.equal(cutRepeatedPhrase('# ============ the set the set the set', nowhere), '# ============ the set', 'a ruler before the loop does not hide it');
 });
 
 test('cutRepeatedLines cuts a line seen three times in a row before its second occurrence', () => {
