@@ -26,37 +26,43 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from megabyte import match  # noqa: E402
 from megabyte.model import Megabyte  # noqa: E402
 from megabyte.symbols import BOS, EOM, PRE, SUF  # noqa: E402
 
 
 @torch.no_grad()
-def stream_bits(model: Megabyte, stream: list[int]) -> torch.Tensor:
+def stream_bits(model: Megabyte, stream: list[int], mm: dict | None = None) -> torch.Tensor:
     """Bits of every symbol of `stream` (the first included): one exact forward pass over the
-    whole stream, padded to whole top patches (padding after the end changes nothing before it)."""
+    whole stream, padded to whole top patches (padding after the end changes nothing before it).
+    With `mm` (a manifest's match_model), under the network mixed with the match model."""
     U = model.cfg.top_unit
     T = len(stream)
     Tp = -(-T // U) * U
     x = torch.tensor(stream + [0] * (Tp - T), dtype=torch.long)[None]
     logits = model(x)[0, :T].float()
-    nll = F.cross_entropy(logits, x[0, :T], reduction="none")
-    return nll / math.log(2)
+    nll = F.cross_entropy(logits, x[0, :T], reduction="none") / math.log(2)
+    if mm is None:
+        return nll
+    pred, length = match.predictions(stream, mm["min_len"])
+    return torch.from_numpy(match.mixed_bits(nll.numpy(), pred == np.asarray(stream), length, mm)).float()
 
 
-def file_bits(model: Megabyte, data: bytes, context: int = 0) -> torch.Tensor:
+def file_bits(model: Megabyte, data: bytes, context: int = 0, mm: dict | None = None) -> torch.Tensor:
     n = len(data)
     out = torch.zeros(n)
     if not context or n <= context:
-        out[:] = stream_bits(model, [BOS] + list(data))[1:]
+        out[:] = stream_bits(model, [BOS] + list(data), mm)[1:]
         return out
     half = max(1, context // 2)
     for s in range(0, n, half):
         c0, e = max(0, s - half), min(n, s + half)
-        b = stream_bits(model, [BOS] + list(data[c0:e]))
+        b = stream_bits(model, [BOS] + list(data[c0:e]), mm)
         out[s:e] = b[1 + s - c0:]
     return out
 
@@ -89,10 +95,11 @@ def compressor_bits(files: list[bytes]) -> dict:
     return res
 
 
-def heldout_files(corpus: Path, max_bytes: int, max_file: int = 1 << 20) -> list[tuple[str, bytes]]:
-    """A deterministic sample of whole held-out files: every package in turn, up to max_bytes."""
-    idx = json.loads((corpus / "heldout.idx").read_text())
-    raw = (corpus / "heldout.bin").read_bytes()
+def heldout_files(corpus: Path, max_bytes: int, max_file: int = 1 << 20, split: str = "heldout") -> list[tuple[str, bytes]]:
+    """A deterministic sample of whole files of a split (held-out by default): every package in
+    turn, up to max_bytes."""
+    idx = json.loads((corpus / f"{split}.idx").read_text())
+    raw = (corpus / f"{split}.bin").read_bytes()
     by_pkg: dict[str, list[dict]] = {}
     for rec in idx:
         if rec["length"] <= max_file:
@@ -159,7 +166,7 @@ def fim_context(data: bytes, c: int, e: int, unit: int, suffix: bool, near_min: 
     return head + prefix[:far] + [SUF] + (list(data[e:e + suffix_bytes]) if suffix else []) + [PRE] + prefix[far:]
 
 
-def fim_figures(model: Megabyte, spans: list[tuple[bytes, int, int]]) -> dict:
+def fim_figures(model: Megabyte, spans: list[tuple[bytes, int, int]], mm: dict | None = None) -> dict:
     bits = {"with_suffix": 0.0, "empty_suffix": 0.0, "left_to_right": 0.0}
     eom = {"with_suffix": 0.0, "empty_suffix": 0.0}
     eom_line = 0.0  # with the suffix, one-line spans only (a middle that ends where a line does)
@@ -168,19 +175,25 @@ def fim_figures(model: Megabyte, spans: list[tuple[bytes, int, int]]) -> dict:
         middle = list(data[c:e])
         for key in ("with_suffix", "empty_suffix"):
             ctx = fim_context(data, c, e, model.cfg.top_unit, key == "with_suffix")
-            b = stream_bits(model, ctx + middle + [EOM])
+            b = stream_bits(model, ctx + middle + [EOM], mm)
             bits[key] += float(b[len(ctx):len(ctx) + len(middle)].sum())
             eom[key] += float(b[-1])
             if key == "with_suffix" and k % 2 == 0:
                 eom_line += float(b[-1])
         head, prefix = _prefix(data, c)
         ctx = head + prefix
-        bits["left_to_right"] += float(stream_bits(model, ctx + middle)[len(ctx):].sum())
+        bits["left_to_right"] += float(stream_bits(model, ctx + middle, mm)[len(ctx):].sum())
         n += len(middle)
     return {"spans": len(spans), "middle_bytes": n,
             "middle_bpb": {k: round(v / max(1, n), 4) for k, v in bits.items()},
             "eom_bits": {**{k: round(v / max(1, len(spans)), 3) for k, v in eom.items()},
                          "with_suffix_one_line": round(eom_line / max(1, (len(spans) + 1) // 2), 3)}}
+
+
+def load_match(path: str | Path) -> dict:
+    """The match_model block of a manifest.json or of a match_fit.py --out file."""
+    d = json.loads(Path(path).read_text())
+    return d.get("match_model", d)
 
 
 def main() -> None:
@@ -192,6 +205,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--fim-spans", type=int, default=0, help="also measure infilling on this many held-out spans")
     ap.add_argument("--json", help="write the figures here (for export.py --eval)")
+    ap.add_argument("--match", help="manifest.json (or match_fit.py --out JSON) whose match_model is mixed in; "
+                                    "the figures are then given with and without it")
     ap.add_argument("files", nargs="*")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -200,10 +215,14 @@ def main() -> None:
     files = [(f, Path(f).read_bytes()) for f in args.files]
     if args.heldout:
         files += heldout_files(Path(args.heldout), args.max_bytes)
+    mm = load_match(args.match) if args.match else None
     t0 = time.time()
     bits, n, per_pkg = 0.0, 0, {}
+    net_bits = 0.0
     for name, data in files:
-        b = float(file_bits(model, data, args.context).sum())
+        fb = file_bits(model, data, args.context)
+        net_bits += float(fb.sum())
+        b = float(file_bits(model, data, args.context, mm).sum()) if mm else float(fb.sum())
         bits += b
         n += len(data)
         pkg = name.split("/")[0]
@@ -211,12 +230,17 @@ def main() -> None:
         per_pkg[pkg] = (pb + b, pn + len(data))
     res = {"files": len(files), "bytes": n, "bits": round(bits, 4), "bpb": round(bits / max(1, n), 4),
            "context": args.context or "full", "seconds": round(time.time() - t0, 2)}
+    if mm:
+        res["network_only_bpb"] = round(net_bits / max(1, n), 4)
     if args.heldout:
         res["per_package_bpb"] = {k: round(b / max(1, m), 4) for k, (b, m) in per_pkg.items()}
         res["heldout_bpb"] = res["bpb"]
         res["compressors_bpb"] = compressor_bits([d for _, d in files])
     if args.fim_spans and args.heldout:
-        res["fim"] = fim_figures(model, fim_spans(Path(args.heldout), args.fim_spans))
+        spans = fim_spans(Path(args.heldout), args.fim_spans)
+        res["fim"] = fim_figures(model, spans, mm)
+        if mm:
+            res["fim"]["network_only"] = fim_figures(model, spans)
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))
     print(json.dumps(res))

@@ -1,5 +1,7 @@
 """Writes the parity fixture the TypeScript engine is tested against (test/engine/parity.test.ts):
-PyTorch bits of every byte of a text, and PyTorch's greedy continuation of a prompt.
+PyTorch bits of every byte of a text, and PyTorch's greedy continuation of a prompt; with the
+manifest's match model (megabyte/match.py), its prediction and match length at every position of
+the text's stream and the bits of the mixture (test/engine/match.test.ts).
 
   python models/training/fixture.py --checkpoint runs/mb-small/checkpoint.pt --out models/mb-small/fixture.json
 """
@@ -14,7 +16,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval import file_bits  # noqa: E402
+from eval import file_bits, load_match  # noqa: E402
+from megabyte import match  # noqa: E402
 from export import load_checkpoint  # noqa: E402
 from megabyte.model import Megabyte  # noqa: E402
 from megabyte.symbols import BOS, EOM  # noqa: E402
@@ -101,6 +104,7 @@ def main() -> None:
     ap.add_argument("--checkpoint", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--greedy-bytes", type=int, default=64)
+    ap.add_argument("--manifest", help="manifest.json with the match_model (default: the one beside --out)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     model, _ = load_checkpoint(args.checkpoint)
@@ -115,6 +119,13 @@ def main() -> None:
         "prompt_b64": base64.b64encode(PROMPT).decode(),
         "greedy_b64": base64.b64encode(bytes(greedy(model, PROMPT, args.greedy_bytes))).decode(),
     }
+    mf = Path(args.manifest or Path(args.out).parent / "manifest.json")
+    if mf.exists() and "match_model" in json.loads(mf.read_text()):
+        mm = load_match(mf)
+        pred, length = match.predictions([BOS] + list(TEXT), mm["min_len"])
+        mixed = file_bits(model, TEXT, mm=mm)
+        fx["match"] = {"pred": pred.tolist(), "len": length.tolist(),
+                       "bits": [round(float(b), 5) for b in mixed], "bpb": float(mixed.mean())}
     Path(args.out).write_text(json.dumps(fx) + "\n")
     print(json.dumps({"bpb": fx["bpb"], "greedy": base64.b64decode(fx["greedy_b64"]).decode("utf-8", "replace")}))
 

@@ -14,6 +14,8 @@ export interface EngineOptions {
   suffixBytes: number;
   /** Global KV-cache memory shared by all open documents; least recently used dropped first. */
   memoryBudgetBytes: number;
+  /** Mix in the model's match model (manifest.json `match_model`, copies from the file) when it has one. */
+  matchModel: boolean;
 }
 
 export const DEFAULT_OPTIONS: EngineOptions = {
@@ -22,6 +24,7 @@ export const DEFAULT_OPTIONS: EngineOptions = {
   maxContextBytes: 1_000_000,
   suffixBytes: 2048,
   memoryBudgetBytes: 512 * 1024 * 1024,
+  matchModel: true,
 };
 
 export interface ModelInfo {
@@ -35,6 +38,8 @@ export interface ModelInfo {
   patchSizes: number[];
   /** Held-out bits per byte from the manifest, if recorded. */
   heldoutBpb?: number;
+  /** Whether the match model is mixed in (the manifest has one and the option is on). */
+  matchModel: boolean;
   sizeBytes: number;
 }
 

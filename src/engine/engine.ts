@@ -16,6 +16,7 @@ import { CancelToken, Decoder, GlobalCache, encodeGlobal, NEVER_CANCELLED, Cance
 import { KVCache, ModelRuntime, RuntimeOptions, prevUnits } from './runtime';
 import { bitsOf, nextByteRange, rng, sample } from './sampling';
 import { checkStop, utf8Complete } from './stops';
+import { MatchModel, MatchRun, mixRow, mixedBits } from './match';
 
 export const MAX_CONTEXT_BYTES = 1_000_000;
 /** The window's start moves in steps of this many bytes, so a cursor that moves a little keeps the cache. */
@@ -45,6 +46,8 @@ const UNKNOWN_VERSION = -1;
 export class EngineCore {
   private docs = new Map<string, Doc>();
   private clock = 0;
+  private matchModel?: MatchModel;
+  private matchFor?: object;
   options: EngineOptions;
 
   constructor(public rt: ModelRuntime, options: Partial<EngineOptions> = {}) {
@@ -67,8 +70,20 @@ export class EngineCore {
       parameters: m.parameters.total,
       patchSizes: m.patch_sizes,
       heldoutBpb: typeof m.evaluation?.heldout_bpb === 'number' ? m.evaluation.heldout_bpb : undefined,
+      matchModel: this.matcher() !== undefined,
       sizeBytes: m.files.reduce((a, f) => a + f.bytes, 0),
     };
+  }
+
+  /** The match model to mix in: the manifest's, unless the option turns it off. */
+  matcher(): MatchModel | undefined {
+    const p = this.rt.manifest.match_model;
+    if (!p || !this.options.matchModel) return undefined;
+    if (this.matchFor !== p) {
+      this.matchModel = new MatchModel(p);
+      this.matchFor = p;
+    }
+    return this.matchModel;
   }
 
   /** Swaps in another model; every document cache is dropped (they belong to the old model). */
@@ -258,45 +273,61 @@ export class EngineCore {
     const bits: number[][] = Array.from({ length: N }, () => []);
     const reason: string[] = new Array(N).fill('');
     const random = rng(req.seed ?? 0x5eed);
+    const matcher = this.matcher();
+    const scan = matcher?.scan(stream);
+    const runs: MatchRun[] | undefined = scan && Array.from({ length: N }, () => scan.clone());
+    const mixed = new Float32Array(VOCAB_SIZE);
     let active = Array.from({ length: N }, (_, i) => i);
     let tFirst = 0;
     let steps = 0;
-    while (active.length) {
-      const logits = dec.logits;
-      const next: number[] = [];
-      const survivors: number[] = [];
-      const overTime = now() - t0 > req.timeBudgetMs;
-      active.forEach((c, row) => {
-        if (overTime) {
-          reason[c] = 'time';
-          return;
-        }
-        const s = sample(logits, row * VOCAB_SIZE, {
-          temperature: req.temperature, topP: req.topP, next: nextByteRange(outs[c]),
-          allowEnd: true, random, rank: steps === 0 && req.temperature <= 0 ? c : 0,
+    try {
+      while (active.length) {
+        const logits = dec.logits;
+        const next: number[] = [];
+        const survivors: number[] = [];
+        const overTime = now() - t0 > req.timeBudgetMs;
+        active.forEach((c, row) => {
+          if (overTime) {
+            reason[c] = 'time';
+            return;
+          }
+          const opts = {
+            temperature: req.temperature, topP: req.topP, next: nextByteRange(outs[c]),
+            allowEnd: true, random, rank: steps === 0 && req.temperature <= 0 ? c : 0,
+          };
+          const copy = runs?.[c].prediction;
+          let s;
+          if (copy && copy.symbol >= 0 && copy.lambda > 0) {
+            mixRow(logits, row * VOCAB_SIZE, copy.symbol, copy.lambda, mixed);
+            s = sample(mixed, 0, opts);
+          } else s = sample(logits, row * VOCAB_SIZE, opts);
+          if (s.symbol === EOM || s.symbol === BOS) {
+            reason[c] = 'eom';
+            return;
+          }
+          outs[c].push(s.symbol);
+          bits[c].push(s.bits);
+          runs?.[c].push(s.symbol);
+          const why: { suffix?: boolean } = {};
+          const keep = checkStop(outs[c], stopCtx, why);
+          if (keep >= 0) {
+            outs[c].length = keep;
+            bits[c].length = keep;
+            reason[c] = why.suffix ? 'suffix' : outs[c].length >= req.maxBytes ? 'budget' : req.stop;
+            return;
+          }
+          survivors.push(row);
+          next.push(s.symbol);
         });
-        if (s.symbol === EOM || s.symbol === BOS) {
-          reason[c] = 'eom';
-          return;
-        }
-        outs[c].push(s.symbol);
-        bits[c].push(s.bits);
-        const keep = checkStop(outs[c], stopCtx);
-        if (keep >= 0) {
-          outs[c].length = keep;
-          bits[c].length = keep;
-          reason[c] = outs[c].length >= req.maxBytes ? 'budget' : req.stop;
-          return;
-        }
-        survivors.push(row);
-        next.push(s.symbol);
-      });
-      if (!tFirst && survivors.length < active.length) tFirst = now();
-      active = survivors.map((row) => active[row]);
-      steps++;
-      if (!active.length) break;
-      dec.keepRows(survivors);
-      await dec.step(next, cancel);
+        if (!tFirst && survivors.length < active.length) tFirst = now();
+        active = survivors.map((row) => active[row]);
+        steps++;
+        if (!active.length) break;
+        dec.keepRows(survivors);
+        await dec.step(next, cancel);
+      }
+    } finally {
+      if (scan) matcher?.release(scan);
     }
     const candidates: Candidate[] = outs.map((o, i) => {
       const whole = utf8Complete(o);
@@ -335,7 +366,7 @@ export class EngineCore {
       stream[0] = BOS;
       stream.set(bytes.subarray(seg.ctxStart, seg.end), 1);
       const from = 1 + seg.start - seg.ctxStart;
-      await scoreStream(this.rt, stream, from, (pos, b) => { out[seg.ctxStart + pos - 1] = b; }, cancel, (k) => progress?.(done + k, n));
+      await scoreStream(this.rt, stream, from, (pos, b) => { out[seg.ctxStart + pos - 1] = b; }, cancel, (k) => progress?.(done + k, n), this.matcher());
       done += seg.end - seg.start;
     }
     let total = 0;
@@ -356,9 +387,16 @@ function round(x: number): number {
 /**
  * Scores symbols [from, stream.length) of a stream, all levels patch-parallel: the global level
  * in chunks of top patches, then for each chunk every inner level over all its units at once.
+ * With `matcher`, the bits are those of the network mixed with the match model.
  */
 export async function scoreStream(rt: ModelRuntime, stream: Uint16Array, from: number,
-  emit: (pos: number, bits: number) => void, cancel: CancelToken, progress?: (done: number) => void): Promise<void> {
+  emit: (pos: number, bits: number) => void, cancel: CancelToken, progress?: (done: number) => void,
+  matcher?: MatchModel): Promise<void> {
+  let match: { pred: Int32Array; len: Int32Array } | undefined;
+  if (matcher) {
+    match = { pred: new Int32Array(stream.length), len: new Int32Array(stream.length) };
+    matcher.release(matcher.scan(stream, match));
+  }
   const U0 = rt.unit(0);
   const K = Math.ceil(stream.length / U0);
   const padded = new Uint16Array(K * U0); // padding after the end cannot change earlier predictions (causal)
@@ -388,7 +426,9 @@ export async function scoreStream(rt: ModelRuntime, stream: Uint16Array, from: n
     // out: logits (steps * U0, V) for symbols k0*U0 ..
     for (let i = 0; i < steps * U0; i++) {
       const pos = k0 * U0 + i;
-      if (pos >= from && pos < stream.length) emit(pos, bitsOf(out, i * VOCAB_SIZE, stream[pos]));
+      if (pos < from || pos >= stream.length) continue;
+      const b = bitsOf(out, i * VOCAB_SIZE, stream[pos]);
+      emit(pos, match ? mixedBits(b, match.pred[pos] === stream[pos], matcher!.lambda(match.len[pos])) : b);
     }
     progress?.(Math.max(0, Math.min(stream.length, (k0 + steps) * U0) - from));
   }

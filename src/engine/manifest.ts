@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ONNX_TEMPLATES, VOCAB_SIZE } from './contract';
+import { MatchParams, matchParamsError } from './match';
 
 export interface LevelManifest {
   dim: number;
@@ -30,6 +31,8 @@ export interface Manifest {
   evaluation?: { heldout_bpb?: number; [k: string]: unknown };
   training?: Record<string, unknown>;
   corpus?: unknown[];
+  /** The match model mixed with the network (models/training/megabyte/match.py); optional. */
+  match_model?: MatchParams;
 }
 
 export class ModelError extends Error {
@@ -68,6 +71,10 @@ export async function readManifest(dir: string, verify = true): Promise<Manifest
     if (m.onnx_names?.[k] !== v) throw bad(`onnx_names.${k} is ${JSON.stringify(m.onnx_names?.[k])}, the engine expects ${JSON.stringify(v)}`);
   }
   if (!Array.isArray(m.files) || m.files.length !== m.levels.length) throw bad('files must list one ONNX graph per level');
+  if (m.match_model !== undefined) {
+    const err = matchParamsError(m.match_model);
+    if (err) throw bad(err);
+  }
   if (verify) {
     await Promise.all(m.files.map(async (f) => {
       const p = path.join(dir, f.path);

@@ -21,9 +21,10 @@ export interface StopContext {
 
 /**
  * Returns how many bytes of `out` to keep if generation must stop now, or -1 to go on.
- * `out` holds the bytes generated so far (the newest last).
+ * `out` holds the bytes generated so far (the newest last). `why.suffix` is set when the
+ * candidate stops because it reached the text after the cursor.
  */
-export function checkStop(out: number[], ctx: StopContext): number {
+export function checkStop(out: number[], ctx: StopContext, why?: { suffix?: boolean }): number {
   if (out.length >= ctx.maxBytes) return lastLineCut(out, ctx);
   const n = out.length;
   if (out[n - 1] !== NL) return -1;
@@ -33,7 +34,10 @@ export function checkStop(out: number[], ctx: StopContext): number {
   const line = text.slice(start);
   const firstLine = start === 0;
   const hasContent = text.some((b) => b !== 32 && b !== 9 && b !== NL && b !== 13);
-  if (ctx.suffixLine && ctx.suffixLine.length && !firstLine && sameTrimmed(line, ctx.suffixLine)) return start;
+  if (ctx.suffixLine && ctx.suffixLine.length && !firstLine && sameTrimmed(line, ctx.suffixLine)) {
+    if (why) why.suffix = true;
+    return start;
+  }
   if (ctx.rule === 'line') return hasContent ? lineEnd(out, n - 1) : -1;
   if (ctx.rule === 'block') {
     if (!hasContent) return -1;

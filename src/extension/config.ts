@@ -98,6 +98,7 @@ export class Config {
       maxContextBytes: num(c.get('maxContextBytes'), DEFAULT_OPTIONS.maxContextBytes, 1024, 1_000_000),
       suffixBytes: num(c.get('suffixBytes'), DEFAULT_OPTIONS.suffixBytes, 0, 65_536),
       memoryBudgetBytes: num(c.get('memoryBudgetMB'), DEFAULT_OPTIONS.memoryBudgetBytes / 2 ** 20, 16, 65_536) * 2 ** 20,
+      matchModel: c.get<boolean>('matchModel') !== false,
     };
   }
 }

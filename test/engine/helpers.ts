@@ -13,13 +13,15 @@ export interface Fixture {
   bpbContext: number;
   prompt: Buffer;
   greedy: Buffer;
+  /** The match model on the text's stream (BOS + text): prediction (-1: none) and length per position, and the mixture's bits. */
+  match: { pred: number[]; len: number[]; bits: number[]; bpb: number };
 }
 
 export function fixture(): Fixture {
   const f = JSON.parse(readFileSync(path.join(MODEL_DIR, 'fixture.json'), 'utf8'));
   return {
     text: Buffer.from(f.text_b64, 'base64'), bits: f.bits, bpb: f.bpb, context: f.context, bpbContext: f.bpb_context,
-    prompt: Buffer.from(f.prompt_b64, 'base64'), greedy: Buffer.from(f.greedy_b64, 'base64'),
+    prompt: Buffer.from(f.prompt_b64, 'base64'), greedy: Buffer.from(f.greedy_b64, 'base64'), match: f.match,
   };
 }
 

@@ -162,3 +162,15 @@ test('line cuts in CRLF text keep no dangling carriage return', () => {
   const model = Array.from({ length: 20 }, (_, i) => `l${i}\r\n`).join('');
   assert.equal(generate({ line: '█', model, rule: 'block' }), Array.from({ length: 16 }, (_, i) => `l${i}`).join('\r\n'));
 });
+
+test('checkStop says when it stopped because the candidate reached the text after the cursor', () => {
+  const ctx: StopContext = { rule: 'budget', maxBytes: 100, linePrefix: [], suffixLine: bytesOf('}') };
+  const why: { suffix?: boolean } = {};
+  assert.equal(checkStop(bytesOf('\n  y();\n'), ctx, why), -1);
+  assert.equal(why.suffix, undefined);
+  assert.equal(checkStop(bytesOf('\n  y();\n}\n'), ctx, why), 8);
+  assert.equal(why.suffix, true);
+  const line: { suffix?: boolean } = {};
+  assert.equal(checkStop(bytesOf('abc\n'), { ...ctx, rule: 'line' }, line), 3);
+  assert.equal(line.suffix, undefined);
+});

@@ -1,0 +1,60 @@
+"""The match model (megabyte/match.py): its rule, its fit, and the fixture the engine is checked against."""
+import base64
+import json
+import os
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from megabyte import match  # noqa: E402
+from megabyte.symbols import BOS  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(ROOT))
+
+
+def test_predicts_what_followed_the_most_recent_occurrence():
+    s = list(b"abcdXabcdY abcd")
+    pred, length = match.predictions(s)
+    assert chr(pred[9]) == "X" and length[9] == 4
+    assert (pred[:9] == -1).all(), "nothing repeats before the second abcd"
+    # one past the end: a stream that goes on predicts Y, the most recent continuation
+    pred2, _ = match.predictions(s + [0])
+    assert chr(pred2[15]) == "Y"
+
+
+def test_a_wrong_prediction_ends_the_match_and_lengths_grow_while_it_runs():
+    s = list(b"the quick brown fox; the quick brown cat")
+    pred, length = match.predictions(s)
+    at = len(s) - 3
+    assert chr(pred[at]) == "f" and length[at] >= 16
+    assert pred[at + 1] == -1
+    run = length[21:at + 1]
+    assert (np.diff(run[run > 0]) == 1).all(), "a running match grows by one per symbol"
+
+
+def test_fit_recovers_the_mixing_weight_of_synthetic_data():
+    rng = np.random.default_rng(0)
+    n = 40000
+    p = rng.uniform(0.01, 0.3, n)  # the network's probability of the true symbol (and of the match's)
+    length = rng.choice([4, 9, 30], n)
+    true_lam = np.select([length == 4, length == 9], [0.2, 0.5], 0.85)
+    # drawn from the mixture: the match's symbol with weight lam, else the network's draw
+    hit = rng.random(n) < true_lam + (1 - true_lam) * p
+    lam = match.fit(-np.log2(p), hit, length, [4, 8, 16])
+    assert np.allclose(lam, [0.2, 0.5, 0.85], atol=0.03), lam
+    mixed = match.mixed_bits(-np.log2(p), hit, length, {"bounds": [4, 8, 16], "lambda": lam})
+    assert mixed.mean() < (-np.log2(p)).mean(), "the fitted mixture beats the network alone"
+
+
+def test_the_committed_fixture_matches_this_implementation():
+    """The engine's parity test reads these predictions; they must be match.py's."""
+    fx = json.loads(open(os.path.join(REPO, "models", "mb-small", "fixture.json")).read())
+    mm = json.loads(open(os.path.join(REPO, "models", "mb-small", "manifest.json")).read())["match_model"]
+    text = base64.b64decode(fx["text_b64"])
+    pred, length = match.predictions([BOS] + list(text), mm["min_len"])
+    assert pred.tolist() == fx["match"]["pred"]
+    assert length.tolist() == fx["match"]["len"]
+    assert mm["table_bits"] == match.TABLE_BITS and mm["verify"] == match.VERIFY

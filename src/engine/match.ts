@@ -1,0 +1,194 @@
+// The match model: the part of the model that copies from the rest of the file, mixed with the
+// network's distribution by a weight per match length (manifest.json `match_model`, fitted on the
+// training split by models/training/match_fit.py). The TypeScript twin of
+// models/training/megabyte/match.py, whose docstring gives the rule and the reasons; the parity
+// test (test/engine/match.test.ts) checks both predict the same symbol at every position.
+//
+// It runs over the same symbol stream as the network, so in the fill-in-the-middle layout it copies
+// from the suffix as well as from the prefix. Scanning a 1 MB stream takes a few milliseconds; a
+// request scans its stream once, then each candidate extends its own copy of the state.
+import { VOCAB_SIZE } from './contract';
+
+export interface MatchParams {
+  min_len: number;
+  table_bits: number;
+  verify: number;
+  bounds: number[];
+  lambda: number[];
+}
+
+const MAX_LEN = 65535;
+
+/** Checks a manifest's match_model block; returns why it is unusable, or undefined. */
+export function matchParamsError(p: unknown): string | undefined {
+  const m = p as Partial<MatchParams>;
+  if (!m || typeof m !== 'object') return 'match_model must be an object';
+  if (!Number.isInteger(m.min_len) || m.min_len! < 1 || m.min_len! > 32) return 'match_model.min_len must be an integer in 1..32';
+  if (!Number.isInteger(m.table_bits) || m.table_bits! < 8 || m.table_bits! > 24) return 'match_model.table_bits must be an integer in 8..24';
+  if (!Number.isInteger(m.verify) || m.verify! < m.min_len!) return 'match_model.verify must be an integer >= min_len';
+  if (!Array.isArray(m.bounds) || !Array.isArray(m.lambda) || m.bounds.length !== m.lambda.length || !m.bounds.length) return 'match_model.bounds and lambda must be arrays of one length';
+  if (m.bounds.some((b, i) => !Number.isInteger(b) || (i > 0 && b <= m.bounds![i - 1]))) return 'match_model.bounds must be increasing integers';
+  if (m.lambda.some((l) => typeof l !== 'number' || !(l >= 0 && l < 1))) return 'match_model.lambda must be weights in [0, 1)';
+  return undefined;
+}
+
+/** The hash-table slot of the min_len symbols before position i (FNV-1a, folded; as match.py). */
+function slot(at: (j: number) => number, i: number, minLen: number, mask: number): number {
+  let h = 0x811c9dc5;
+  for (let j = i - minLen; j < i; j++) h = Math.imul(h ^ at(j), 0x01000193) >>> 0;
+  return (h ^ (h >>> 12)) & mask;
+}
+
+/**
+ * A candidate's match during generation: its context is `base` (the stream every candidate
+ * shares, indexed in `table`) plus the symbols it generated, but it copies only from `base`.
+ * Copying from its own text would feed the model's output back as evidence: a run of spaces
+ * or a repeated line would confirm itself at a weight rising with its length (seen: ghost text
+ * of 100 spaces). Scoring has no such loop (every symbol is the document's), so scan() lets a
+ * match run anywhere before the position, as match.py does.
+ */
+export class MatchRun {
+  private gen: number[] = [];
+  private readonly at = (j: number): number => (j < this.base.length ? this.base[j] : this.gen[j - this.base.length]);
+
+  constructor(private readonly model: MatchModel, private readonly base: ArrayLike<number>, readonly table: Int32Array,
+    private ptr: number, private len: number) {}
+
+  /** The symbol the match predicts next (-1: none) and the weight it gets. */
+  get prediction(): { symbol: number; lambda: number } {
+    if (this.len === 0) return { symbol: -1, lambda: 0 };
+    return { symbol: this.at(this.ptr), lambda: this.model.lambda(this.len) };
+  }
+
+  /** Appends a symbol and moves the match on to predict the one after it. */
+  push(sym: number): void {
+    this.gen.push(sym);
+    const i = this.base.length + this.gen.length;
+    const r = this.model.advance(this.at, i, this.ptr, this.len, (h) => this.table[h], this.base.length);
+    this.ptr = r.ptr;
+    this.len = r.len;
+  }
+
+  clone(): MatchRun {
+    const c = new MatchRun(this.model, this.base, this.table, this.ptr, this.len);
+    c.gen = [...this.gen];
+    return c;
+  }
+}
+
+export class MatchModel {
+  private readonly free: Int32Array[] = [];
+  private readonly mask: number;
+
+  constructor(readonly params: MatchParams) {
+    const err = matchParamsError(params);
+    if (err) throw new Error(err);
+    this.mask = (1 << params.table_bits) - 1;
+  }
+
+  lambda(len: number): number {
+    const b = this.params.bounds;
+    let k = -1;
+    while (k + 1 < b.length && b[k + 1] <= len) k++;
+    return k < 0 ? 0 : this.params.lambda[k];
+  }
+
+  /**
+   * One step of the rule (match.py's docstring) at position i; `lookup` gives table[slot]. The
+   * match copies only from positions below `limit` (scan: i, anything before; MatchRun: its base).
+   */
+  advance(at: (j: number) => number, i: number, ptr: number, len: number, lookup: (slot: number) => number,
+    limit = i): { ptr: number; len: number; slot: number } {
+    const { min_len: minLen, verify } = this.params;
+    if (len > 0) {
+      if (at(ptr) === at(i - 1) && ptr + 1 < limit) {
+        ptr++;
+        len = Math.min(len + 1, MAX_LEN);
+      } else len = 0;
+    }
+    if (i < minLen) return { ptr, len, slot: -1 };
+    const h = slot(at, i, minLen, this.mask);
+    if (len === 0) {
+      const cand = lookup(h);
+      if (cand >= 0 && cand < Math.min(i, limit)) {
+        let k = 0;
+        while (k < verify && cand - 1 - k >= 0 && at(cand - 1 - k) === at(i - 1 - k)) k++;
+        if (k >= minLen) {
+          ptr = cand;
+          len = k;
+        }
+      }
+    }
+    return { ptr, len, slot: h };
+  }
+
+  /**
+   * Runs the match over `stream`; with `out`, fills pred[i] (-1: none) and len[i] for every
+   * position. Returns the run positioned after the stream, for generation; release() it after.
+   */
+  scan(stream: ArrayLike<number>, out?: { pred: Int32Array; len: Int32Array }): MatchRun {
+    // advance() inlined over a plain array: a 1 MB stream is scanned on every request.
+    const table = this.free.pop() ?? new Int32Array(1 << this.params.table_bits);
+    table.fill(-1);
+    const { min_len: minLen, verify } = this.params;
+    const mask = this.mask;
+    const n = stream.length;
+    let ptr = 0;
+    let len = 0;
+    for (let i = 0; i <= n; i++) {
+      if (len > 0) {
+        if (stream[ptr] === stream[i - 1]) {
+          ptr++;
+          if (len < MAX_LEN) len++;
+        } else len = 0;
+      }
+      if (i >= minLen) {
+        let h = 0x811c9dc5;
+        for (let j = i - minLen; j < i; j++) h = Math.imul(h ^ stream[j], 0x01000193) >>> 0;
+        h = (h ^ (h >>> 12)) & mask;
+        if (len === 0) {
+          const cand = table[h];
+          if (cand >= 0) {
+            let k = 0;
+            while (k < verify && cand - 1 - k >= 0 && stream[cand - 1 - k] === stream[i - 1 - k]) k++;
+            if (k >= minLen) {
+              ptr = cand;
+              len = k;
+            }
+          }
+        }
+        table[h] = i;
+      }
+      if (out && i < n) {
+        out.pred[i] = len > 0 ? stream[ptr] : -1;
+        out.len[i] = len;
+      }
+    }
+    return new MatchRun(this, stream, table, ptr, len);
+  }
+
+  /** Gives a scan's table back for the next request (once per scan; its runs and clones share it). */
+  release(run: MatchRun): void {
+    if (!this.free.includes(run.table)) this.free.push(run.table);
+  }
+}
+
+/**
+ * Rewrites one row of logits (V symbols at `offset`) into the log-probabilities of the mixture
+ * (1 - lambda) * softmax(row) + lambda * [symbol], so sampling and bits see the mixed model.
+ */
+export function mixRow(logits: Float32Array, offset: number, symbol: number, lambda: number, out: Float32Array): void {
+  let m = -Infinity;
+  for (let s = 0; s < VOCAB_SIZE; s++) m = Math.max(m, logits[offset + s]);
+  let z = 0;
+  for (let s = 0; s < VOCAB_SIZE; s++) z += Math.exp(logits[offset + s] - m);
+  for (let s = 0; s < VOCAB_SIZE; s++) {
+    const p = (1 - lambda) * Math.exp(logits[offset + s] - m) / z + (s === symbol ? lambda : 0);
+    out[s] = Math.log(p);
+  }
+}
+
+/** Bits of a symbol under the mixture, from its bits under the network. */
+export function mixedBits(netBits: number, hit: boolean, lambda: number): number {
+  return -Math.log2((1 - lambda) * Math.pow(2, -netBits) + (hit ? lambda : 0));
+}

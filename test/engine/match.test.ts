@@ -1,0 +1,36 @@
+// What the match model changes for a user: a completion can repeat what the file already says.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { EngineCore } from '../../src/engine/engine';
+import { MODEL_DIR } from './helpers';
+
+const DOC = `const config = {
+  apiKey: "f3a9c1e07b5d42e8",
+  region: "eu-west-3",
+};
+
+function connect() {
+  return open({
+    apiKey: "█
+  });
+}
+`;
+
+async function completeAt(matchModel: boolean): Promise<{ text: string; info: boolean }> {
+  const e = await EngineCore.load(MODEL_DIR, { executionProviders: ['cpu'], matchModel });
+  const text = DOC.replace('█', '');
+  e.sync('c', 1, text);
+  const r = await e.complete({ uri: 'c', version: 1, offset: DOC.indexOf('█'), candidates: 1, maxBytes: 64, temperature: 0, topP: 1, stop: 'line', timeBudgetMs: 60000 });
+  const info = e.info().matchModel;
+  await e.dispose();
+  return { text: r.candidates[0].text, info };
+}
+
+test('with the match model, a completion repeats a value the file already holds; the network alone cannot', async () => {
+  const mixed = await completeAt(true);
+  assert.equal(mixed.info, true);
+  assert.equal(mixed.text, 'f3a9c1e07b5d42e8",');
+  const alone = await completeAt(false);
+  assert.equal(alone.info, false);
+  assert.ok(!alone.text.includes('f3a9c1e0'), `the network alone wrote ${JSON.stringify(alone.text)}`);
+});
