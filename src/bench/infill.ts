@@ -6,7 +6,9 @@
 // Exact match is the headline; for a model that rarely gets a span exactly right, the mean
 // similarity (1 - edit distance / the longer length) and the share of middles the model ended
 // itself (EOM, or reaching the text after the cursor) show whether the suffix helps at all.
-// Last line: {"spans":n,"line":{"n":k,"with_suffix":x,"without_suffix":y,"similarity":{...},...},"lines":{...},...}
+// Each configuration runs twice in the same run: as the editor uses the model (network mixed with
+// the match model, manifest match_model) and the network alone (--network-only skips the mix).
+// Last line: {"spans":n,"mixed":{"line":{"n":k,"with_suffix":x,"without_suffix":y,"similarity":{...},...},"lines":{...}},"network_only":{...}}
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineCore } from '../engine/engine';
@@ -42,14 +44,27 @@ export function heldoutSpans(corpus: string, count: number, seed: number): Span[
 }
 
 async function main(): Promise<void> {
-  const p = parseArgs(process.argv.slice(2), ['verbose']);
+  const p = parseArgs(process.argv.slice(2), ['verbose', 'network-only']);
   const corpus = String(p.flags.get('corpus') ?? path.join(repoRoot(), '.cache', 'corpus'));
   if (!existsSync(path.join(corpus, 'heldout.idx'))) fail(`no held-out split at ${corpus}: run models/training/corpus.py first`);
   const spans = heldoutSpans(corpus, intFlag(p, 'spans', 60, 1, 10000), intFlag(p, 'seed', 7));
   const engine = await EngineCore.load(String(p.flags.get('model') ?? defaultModelDir()), { executionProviders: ['cpu'] });
+  const t0 = performance.now();
+  engine.options.matchModel = true;
+  const hasMatch = engine.matcher() !== undefined;
+  const result: Record<string, unknown> = { model: engine.info().name, spans: spans.length };
+  for (const mode of hasMatch && !p.flags.has('network-only') ? ['mixed', 'network_only'] : ['network_only']) {
+    engine.options.matchModel = mode === 'mixed';
+    result[mode] = await run(engine, spans, p.flags.has('verbose'));
+  }
+  result.seconds = +((performance.now() - t0) / 1000).toFixed(1);
+  console.log(JSON.stringify(result));
+  await engine.dispose();
+}
+
+async function run(engine: EngineCore, spans: Span[], verbose: boolean): Promise<object> {
   const zero = () => ({ n: 0, with: 0, without: 0, simWith: 0, simWithout: 0, ended: 0 });
   const tally = { line: zero(), lines: zero() };
-  const t0 = performance.now();
   for (const [i, s] of spans.entries()) {
     const want = s.text.slice(s.start, s.end);
     const doc = s.text.slice(0, s.start) + s.text.slice(s.end);
@@ -77,7 +92,7 @@ async function main(): Promise<void> {
     t.simWith += similarity(got.true.trimEnd(), want.trimEnd());
     t.simWithout += similarity(got.false.trimEnd(), want.trimEnd());
     if (ended) t.ended++;
-    if (p.flags.has('verbose')) console.error(JSON.stringify({ file: s.file, want, with: got.true, without: got.false }));
+    if (verbose) console.error(JSON.stringify({ mixed: engine.options.matchModel, file: s.file, want, with: got.true, without: got.false }));
   }
   const rate = (k: keyof typeof tally, w: 'with' | 'without' | 'simWith' | 'simWithout' | 'ended') => +(tally[k][w] / Math.max(1, tally[k].n)).toFixed(4);
   const figures = (k: keyof typeof tally) => ({
@@ -85,12 +100,7 @@ async function main(): Promise<void> {
     similarity: { with_suffix: rate(k, 'simWith'), without_suffix: rate(k, 'simWithout') },
     ended_by_model_with_suffix: rate(k, 'ended'),
   });
-  console.log(JSON.stringify({
-    model: engine.info().name, spans: spans.length, seconds: +((performance.now() - t0) / 1000).toFixed(1),
-    line: figures('line'),
-    lines: figures('lines'),
-  }));
-  await engine.dispose();
+  return { line: figures('line'), lines: figures('lines') };
 }
 
 if (require.main === module) main().catch((e) => fail((e as Error).message));
