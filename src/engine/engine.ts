@@ -274,7 +274,7 @@ export class EngineCore {
     const reason: string[] = new Array(N).fill('');
     const random = rng(req.seed ?? 0x5eed);
     const matcher = this.matcher();
-    const scan = matcher?.scan(stream);
+    const scan = matcher?.scanForGeneration(stream);
     const runs: MatchRun[] | undefined = scan && Array.from({ length: N }, () => scan.clone());
     const mixed = new Float32Array(VOCAB_SIZE);
     let active = Array.from({ length: N }, (_, i) => i);

@@ -54,6 +54,11 @@ export class MatchRun {
   constructor(private readonly model: MatchModel, private readonly base: ArrayLike<number>, readonly table: Int32Array,
     private ptr: number, private len: number) {}
 
+  /** Where the match stands (for the scan cache). */
+  get state(): { ptr: number; len: number } {
+    return { ptr: this.ptr, len: this.len };
+  }
+
   /** The symbol the match predicts next (-1: none) and the weight it gets. */
   get prediction(): { symbol: number; lambda: number } {
     if (this.len === 0) return { symbol: -1, lambda: 0 };
@@ -79,6 +84,13 @@ export class MatchRun {
 export class MatchModel {
   private readonly free: Int32Array[] = [];
   private readonly mask: number;
+  /**
+   * The last stream scanned for generation, its table and final state: typing at the cursor
+   * only appends to the stream, so the next request resumes the scan where this one ended (the
+   * rule is causal, so resuming gives exactly what a fresh scan would). One slot: the document
+   * being edited; `busy` while a request's runs still read its table.
+   */
+  private last?: { stream: Uint16Array; table: Int32Array; ptr: number; len: number; busy: boolean };
 
   constructor(readonly params: MatchParams) {
     const err = matchParamsError(params);
@@ -127,15 +139,37 @@ export class MatchModel {
    * position. Returns the run positioned after the stream, for generation; release() it after.
    */
   scan(stream: ArrayLike<number>, out?: { pred: Int32Array; len: Int32Array }): MatchRun {
-    // advance() inlined over a plain array: a 1 MB stream is scanned on every request.
     const table = this.free.pop() ?? new Int32Array(1 << this.params.table_bits);
     table.fill(-1);
+    const r = this.scanFrom(stream, table, 0, 0, 0, out);
+    return new MatchRun(this, stream, table, r.ptr, r.len);
+  }
+
+  /**
+   * scan() for generation: resumes from the last stream when `stream` extends it (typing at the
+   * cursor), else scans anew. The stream must not change while the run is in use.
+   */
+  scanForGeneration(stream: Uint16Array): MatchRun {
+    const c = this.last;
+    if (c && !c.busy && c.stream.length <= stream.length && sameStart(c.stream, stream)) {
+      const r = this.scanFrom(stream, c.table, c.stream.length + 1, c.ptr, c.len);
+      this.last = { stream, table: c.table, ...r, busy: true };
+      return new MatchRun(this, stream, c.table, r.ptr, r.len);
+    }
+    const run = this.scan(stream);
+    if (c && !c.busy) this.free.push(c.table);
+    if (!c || !c.busy) this.last = { stream, table: run.table, ptr: run.state.ptr, len: run.state.len, busy: true };
+    return run;
+  }
+
+  /** The rule from position `from` (state ptr/len at from - 1) to the stream's end, inclusive. */
+  private scanFrom(stream: ArrayLike<number>, table: Int32Array, from: number, ptr: number, len: number,
+    out?: { pred: Int32Array; len: Int32Array }): { ptr: number; len: number } {
+    // advance() inlined over a plain array: a 1 MB stream is 1M steps.
     const { min_len: minLen, verify } = this.params;
     const mask = this.mask;
     const n = stream.length;
-    let ptr = 0;
-    let len = 0;
-    for (let i = 0; i <= n; i++) {
+    for (let i = from; i <= n; i++) {
       if (len > 0) {
         if (stream[ptr] === stream[i - 1]) {
           ptr++;
@@ -164,12 +198,13 @@ export class MatchModel {
         out.len[i] = len;
       }
     }
-    return new MatchRun(this, stream, table, ptr, len);
+    return { ptr, len };
   }
 
   /** Gives a scan's table back for the next request (once per scan; its runs and clones share it). */
   release(run: MatchRun): void {
-    if (!this.free.includes(run.table)) this.free.push(run.table);
+    if (this.last?.table === run.table) this.last.busy = false;
+    else if (!this.free.includes(run.table)) this.free.push(run.table);
   }
 }
 
@@ -191,4 +226,8 @@ export function mixRow(logits: Float32Array, offset: number, symbol: number, lam
 /** Bits of a symbol under the mixture, from its bits under the network. */
 export function mixedBits(netBits: number, hit: boolean, lambda: number): number {
   return -Math.log2((1 - lambda) * Math.pow(2, -netBits) + (hit ? lambda : 0));
+}
+
+function sameStart(a: Uint16Array, b: Uint16Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, a.byteLength));
 }

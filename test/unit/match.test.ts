@@ -88,3 +88,24 @@ test('a manifest whose match_model is malformed is refused with the reason and t
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a request whose stream extends the last one resumes its scan and predicts what a fresh scan would', () => {
+  const text = sym('alpha beta gamma; alpha beta delta; alpha be');
+  const cached = new MatchModel(PARAMS);
+  const fresh = new MatchModel(PARAMS);
+  for (let n = 10; n <= text.length; n += 7) {
+    const stream = Uint16Array.from(text.slice(0, n));
+    const a = cached.scanForGeneration(stream);
+    const b = fresh.scan(stream);
+    assert.deepEqual(a.state, b.state, `state after ${n} symbols`);
+    assert.deepEqual(a.prediction, b.prediction);
+    cached.release(a);
+    fresh.release(b);
+  }
+  // an edit before the end (not an extension) scans anew
+  const edited = Uint16Array.from(sym('alpha beta gamma; alpha beta gamma; alpha be'));
+  const a = cached.scanForGeneration(edited);
+  const b = fresh.scan(edited);
+  assert.deepEqual(a.prediction, b.prediction);
+  assert.equal(String.fromCharCode(a.prediction.symbol), 't');
+});
