@@ -37,10 +37,12 @@ from megabyte.symbols import BOS, EOM, PRE, SUF  # noqa: E402
 
 
 @torch.no_grad()
-def stream_bits(model: Megabyte, stream: list[int], mm: dict | None = None) -> torch.Tensor:
+def stream_bits(model: Megabyte, stream: list[int], mm: dict | None = None, middle_at: int | None = None) -> torch.Tensor:
     """Bits of every symbol of `stream` (the first included): one exact forward pass over the
     whole stream, padded to whole top patches (padding after the end changes nothing before it).
-    With `mm` (a manifest's match_model), under the network mixed with the match model."""
+    With `mm` (a manifest's match_model), under the network mixed with the match model; with
+    `middle_at` (where a middle starts: the cursor, in `... SUF suffix PRE near` or left to
+    right), the match model's anchor applies there, as the engine applies it at the cursor."""
     U = model.cfg.top_unit
     T = len(stream)
     Tp = -(-T // U) * U
@@ -49,8 +51,21 @@ def stream_bits(model: Megabyte, stream: list[int], mm: dict | None = None) -> t
     nll = F.cross_entropy(logits, x[0, :T], reduction="none") / math.log(2)
     if mm is None:
         return nll
-    pred, length = match.predictions(stream, mm["min_len"])
-    return torch.from_numpy(match.mixed_bits(nll.numpy(), pred == np.asarray(stream), length, mm)).float()
+    at = None
+    if middle_at is not None and "anchor_lambda" in mm:
+        sufs = [i for i in range(middle_at) if stream[i] == SUF]
+        if sufs:
+            pre = max(i for i in range(middle_at) if stream[i] == PRE)
+            a = match.anchor(stream, middle_at, sufs[-1] + 1, pre - sufs[-1] - 1)
+        else:  # left to right: the left anchor only
+            a = match.anchor(stream, middle_at, 0, 0)
+        at = None if a is None else (middle_at, *a)
+    if at is None:
+        pred, length = match.predictions(stream, mm["min_len"])
+        anchored = None
+    else:
+        pred, length, anchored = match.predictions(stream, mm["min_len"], at)
+    return torch.from_numpy(match.mixed_bits(nll.numpy(), pred == np.asarray(stream), length, mm, anchored)).float()
 
 
 def file_bits(model: Megabyte, data: bytes, context: int = 0, mm: dict | None = None) -> torch.Tensor:
@@ -121,12 +136,12 @@ def heldout_files(corpus: Path, max_bytes: int, max_file: int = 1 << 20, split: 
     return out
 
 
-def fim_spans(corpus: Path, count: int, seed: int = 7) -> list[tuple[bytes, int, int]]:
+def fim_spans(corpus: Path, count: int, seed: int = 7, split: str = "heldout") -> list[tuple[bytes, int, int]]:
     """(file, start, end) of deterministic spans, cut like src/bench/infill.ts cuts them: one
     line at even indices, two to four lines at odd ones."""
     import random
-    idx = json.loads((corpus / "heldout.idx").read_text())
-    raw = (corpus / "heldout.bin").read_bytes()
+    idx = json.loads((corpus / f"{split}.idx").read_text())
+    raw = (corpus / f"{split}.bin").read_bytes()
     files = [r for r in idx if 2000 < r["length"] < 200_000 and r["path"].endswith((".py", ".ts", ".js", ".mjs", ".md", ".rst"))]
     rnd = random.Random(seed)
     out: list[tuple[bytes, int, int]] = []
@@ -175,14 +190,14 @@ def fim_figures(model: Megabyte, spans: list[tuple[bytes, int, int]], mm: dict |
         middle = list(data[c:e])
         for key in ("with_suffix", "empty_suffix"):
             ctx = fim_context(data, c, e, model.cfg.top_unit, key == "with_suffix")
-            b = stream_bits(model, ctx + middle + [EOM], mm)
+            b = stream_bits(model, ctx + middle + [EOM], mm, len(ctx))
             bits[key] += float(b[len(ctx):len(ctx) + len(middle)].sum())
             eom[key] += float(b[-1])
             if key == "with_suffix" and k % 2 == 0:
                 eom_line += float(b[-1])
         head, prefix = _prefix(data, c)
         ctx = head + prefix
-        bits["left_to_right"] += float(stream_bits(model, ctx + middle, mm)[len(ctx):].sum())
+        bits["left_to_right"] += float(stream_bits(model, ctx + middle, mm, len(ctx))[len(ctx):].sum())
         n += len(middle)
     return {"spans": len(spans), "middle_bytes": n,
             "middle_bpb": {k: round(v / max(1, n), 4) for k, v in bits.items()},

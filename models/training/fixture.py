@@ -20,7 +20,7 @@ from eval import file_bits, load_match  # noqa: E402
 from megabyte import match  # noqa: E402
 from export import load_checkpoint  # noqa: E402
 from megabyte.model import Megabyte  # noqa: E402
-from megabyte.symbols import BOS, EOM  # noqa: E402
+from megabyte.symbols import BOS, EOM, PRE, SUF  # noqa: E402
 
 TEXT = b'''import json
 from pathlib import Path
@@ -99,6 +99,25 @@ def greedy(model: Megabyte, prompt: bytes, n: int) -> list[int]:
     return out
 
 
+def anchor_cases() -> list[dict]:
+    """match.anchor at the start of every line of the second copy of TEXT + TEXT (cursor after
+    the indentation, the rest of the line removed), in the FIM layout `BOS SUF suffix PRE prefix`
+    and left to right `BOS prefix`: the engine's parity test builds the same streams."""
+    doc = TEXT + TEXT
+    out = []
+    pos = len(TEXT)
+    for line in TEXT.split(b"\n")[:-1]:
+        c = pos + len(line) - len(line.lstrip(b" "))
+        e = pos + len(line)
+        pos += len(line) + 1
+        fim = [BOS, SUF] + list(doc[e:e + 2048]) + [PRE] + list(doc[:c])
+        a = match.anchor(fim, len(fim), 2, len(doc[e:e + 2048]))
+        l2r = [BOS] + list(doc[:c])
+        b = match.anchor(l2r, len(l2r), 0, 0)
+        out.append({"c": c, "e": e, "fim": list(a) if a else None, "l2r": list(b) if b else None})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint", required=True)
@@ -125,7 +144,8 @@ def main() -> None:
         pred, length = match.predictions([BOS] + list(TEXT), mm["min_len"])
         mixed = file_bits(model, TEXT, mm=mm)
         fx["match"] = {"pred": pred.tolist(), "len": length.tolist(),
-                       "bits": [round(float(b), 5) for b in mixed], "bpb": float(mixed.mean())}
+                       "bits": [round(float(b), 5) for b in mixed], "bpb": float(mixed.mean()),
+                       "anchors": anchor_cases()}
     Path(args.out).write_text(json.dumps(fx) + "\n")
     print(json.dumps({"bpb": fx["bpb"], "greedy": base64.b64decode(fx["greedy_b64"]).decode("utf-8", "replace")}))
 

@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from megabyte import match  # noqa: E402
-from megabyte.symbols import BOS  # noqa: E402
+from megabyte.symbols import BOS, PRE, SUF  # noqa: E402
 
 
 def main() -> None:
@@ -32,12 +32,14 @@ def main() -> None:
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--max-bytes", type=int, default=1_500_000)
     ap.add_argument("--min-len", type=int, default=match.MIN_LEN)
+    ap.add_argument("--fim-spans", type=int, default=600,
+                    help="training spans (cut like eval.py --fim-spans) to fit the suffix anchor's weights on")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--manifest", help="write the block into this manifest.json")
     ap.add_argument("--out", help="write the block to this JSON file")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    from eval import file_bits, heldout_files
+    from eval import file_bits, fim_context, fim_spans, heldout_files, stream_bits
     from export import load_checkpoint
     model, _ = load_checkpoint(args.checkpoint)
     t0 = time.time()
@@ -61,6 +63,32 @@ def main() -> None:
                        "match_coverage": round(float((length > 0).mean()), 4),
                        "match_hit_rate": round(float(hit[length > 0].mean()), 4),
                        "seconds": round(time.time() - t0, 1)}
+    # the suffix anchor: its weights from the middles of training spans in the engine's layout
+    t1 = time.time()
+    a_net, a_hit, a_len, found = [], [], [], 0
+    spans = fim_spans(Path(args.corpus), args.fim_spans, seed=11, split="train")
+    for data, c, e in spans:
+        ctx = fim_context(data, c, e, model.cfg.top_unit, True)
+        stream = ctx + list(data[c:e])
+        suf, pre = ctx.index(SUF), len(ctx) - 1 - ctx[::-1].index(PRE)
+        a = match.anchor(stream, len(ctx), suf + 1, pre - suf - 1)
+        if a is None or not a[2]:  # the left-only anchor keeps the plain weights
+            continue
+        found += 1
+        pred, length, anchored = match.predictions(stream, args.min_len, (len(ctx), *a))
+        net = stream_bits(model, stream).numpy()
+        m = anchored & (np.arange(len(stream)) >= len(ctx))
+        a_net.append(net[m])
+        a_hit.append(pred[m] == np.asarray(stream)[m])
+        a_len.append(length[m])
+    an, ah, al = np.concatenate(a_net), np.concatenate(a_hit), np.concatenate(a_len)
+    mm["anchor_bounds"] = match.ANCHOR_BOUNDS
+    mm["anchor_lambda"] = match.fit(an, ah, al, match.ANCHOR_BOUNDS)
+    mm["anchor"] = {"ctx": match.ANCHOR_CTX, "head": match.ANCHOR_HEAD, "reach": match.ANCHOR_REACH,
+                    "candidates": match.ANCHOR_CANDIDATES}
+    mm["fitted_on"]["anchor"] = {"spans": len(spans), "anchored": found, "symbols": int(len(an)),
+                                 "hit_rate": round(float(ah.mean()), 4) if len(ah) else None,
+                                 "seconds": round(time.time() - t1, 1)}
     if args.out:
         Path(args.out).write_text(json.dumps(mm, indent=1) + "\n")
     if args.manifest:

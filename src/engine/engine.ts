@@ -252,7 +252,7 @@ export class EngineCore {
     const d = this.doc(req.uri, req.version);
     this.validate(req, d);
     const cursor = EngineCore.byteOffset(d.text, req.offset);
-    const { stream, suffix } = this.buildStream(d, cursor, req.useSuffix !== false);
+    const { stream, suffix, fim } = this.buildStream(d, cursor, req.useSuffix !== false);
     await encodeGlobal(this.rt, d.cache, stream, stream.length, { chunkPatches: ENCODE_CHUNK_PATCHES, cancel, progress });
     const dec = new Decoder(this.rt, stream, d.cache);
     await dec.prime();
@@ -275,6 +275,12 @@ export class EngineCore {
     const random = rng(req.seed ?? 0x5eed);
     const matcher = this.matcher();
     const scan = matcher?.scanForGeneration(stream);
+    if (scan) {
+      // The middle starts at the stream's end; the suffix (if any) lies between SUF and PRE.
+      const suf = fim ? stream.indexOf(SUF) : -1;
+      const a = matcher!.anchor(stream, stream.length, suf + 1, fim ? stream.indexOf(PRE, suf) - suf - 1 : 0);
+      if (a) scan.anchorAt(a);
+    }
     const runs: MatchRun[] | undefined = scan && Array.from({ length: N }, () => scan.clone());
     const mixed = new Float32Array(VOCAB_SIZE);
     let active = Array.from({ length: N }, (_, i) => i);

@@ -15,6 +15,10 @@ export interface MatchParams {
   verify: number;
   bounds: number[];
   lambda: number[];
+  /** The suffix anchor (match.py's docstring): its weights per evidence length, and its limits. */
+  anchor_bounds?: number[];
+  anchor_lambda?: number[];
+  anchor?: { ctx: number; head: number; reach: number; candidates: number };
 }
 
 const MAX_LEN = 65535;
@@ -29,6 +33,15 @@ export function matchParamsError(p: unknown): string | undefined {
   if (!Array.isArray(m.bounds) || !Array.isArray(m.lambda) || m.bounds.length !== m.lambda.length || !m.bounds.length) return 'match_model.bounds and lambda must be arrays of one length';
   if (m.bounds.some((b, i) => !Number.isInteger(b) || (i > 0 && b <= m.bounds![i - 1]))) return 'match_model.bounds must be increasing integers';
   if (m.lambda.some((l) => typeof l !== 'number' || !(l >= 0 && l < 1))) return 'match_model.lambda must be weights in [0, 1)';
+  if (m.anchor !== undefined || m.anchor_lambda !== undefined || m.anchor_bounds !== undefined) {
+    const a = m.anchor;
+    if (!a || ![a.ctx, a.head, a.reach, a.candidates].every((x) => Number.isInteger(x) && x >= 1)) return 'match_model.anchor must give ctx, head, reach and candidates as positive integers';
+    const b = m.anchor_bounds;
+    const l = m.anchor_lambda;
+    if (!Array.isArray(b) || !Array.isArray(l) || b.length !== l.length || !b.length) return 'match_model.anchor_bounds and anchor_lambda must be arrays of one length';
+    if (b.some((x, i) => !Number.isInteger(x) || (i > 0 && x <= b[i - 1]))) return 'match_model.anchor_bounds must be increasing integers';
+    if (l.some((x) => typeof x !== 'number' || !(x >= 0 && x < 1))) return 'match_model.anchor_lambda must be weights in [0, 1)';
+  }
   return undefined;
 }
 
@@ -49,6 +62,8 @@ function slot(at: (j: number) => number, i: number, minLen: number, mask: number
  */
 export class MatchRun {
   private gen: number[] = [];
+  /** The match runs from the suffix anchor (its weights are anchor_lambda). */
+  private anchored = false;
   private readonly at = (j: number): number => (j < this.base.length ? this.base[j] : this.gen[j - this.base.length]);
 
   constructor(private readonly model: MatchModel, private readonly base: ArrayLike<number>, readonly table: Int32Array,
@@ -62,7 +77,14 @@ export class MatchRun {
   /** The symbol the match predicts next (-1: none) and the weight it gets. */
   get prediction(): { symbol: number; lambda: number } {
     if (this.len === 0) return { symbol: -1, lambda: 0 };
-    return { symbol: this.at(this.ptr), lambda: this.model.lambda(this.len) };
+    return { symbol: this.at(this.ptr), lambda: this.model.lambda(this.len, this.anchored) };
+  }
+
+  /** Starts the match at an anchor (before any symbol is pushed); two-sided: the suffix anchor. */
+  anchorAt(a: { source: number; evidence: number; twoSided: boolean }): void {
+    this.ptr = a.source;
+    this.len = Math.min(a.evidence, MAX_LEN);
+    this.anchored = a.twoSided;
   }
 
   /** Appends a symbol and moves the match on to predict the one after it. */
@@ -72,11 +94,13 @@ export class MatchRun {
     const r = this.model.advance(this.at, i, this.ptr, this.len, (h) => this.table[h], this.base.length);
     this.ptr = r.ptr;
     this.len = r.len;
+    if (r.broke) this.anchored = false;
   }
 
   clone(): MatchRun {
     const c = new MatchRun(this.model, this.base, this.table, this.ptr, this.len);
     c.gen = [...this.gen];
+    c.anchored = this.anchored;
     return c;
   }
 }
@@ -98,11 +122,57 @@ export class MatchModel {
     this.mask = (1 << params.table_bits) - 1;
   }
 
-  lambda(len: number): number {
-    const b = this.params.bounds;
+  lambda(len: number, anchored = false): number {
+    const anchor = anchored && this.params.anchor_lambda !== undefined;
+    const b = anchor ? this.params.anchor_bounds! : this.params.bounds;
     let k = -1;
     while (k + 1 < b.length && b[k + 1] <= len) k++;
-    return k < 0 ? 0 : this.params.lambda[k];
+    return k < 0 ? 0 : (anchor ? this.params.anchor_lambda! : this.params.lambda)[k];
+  }
+
+  /**
+   * The anchor for a middle that starts at position n of `s`, whose suffix is
+   * s[sufStart, sufStart + sufLen) (sufLen 0: none): match.py's `anchor`, symbol for symbol.
+   * Undefined when the model has no anchor parameters or the left context occurs nowhere else.
+   * At a line holding only its indentation, a source whose indentation goes on does not count.
+   */
+  anchor(s: ArrayLike<number>, n: number, sufStart: number, sufLen: number): { source: number; evidence: number; twoSided: boolean } | undefined {
+    const a = this.params.anchor;
+    if (!a || !this.params.anchor_lambda || n < a.ctx) return undefined;
+    const headLen = Math.min(sufLen, a.head);
+    let twoSided = false;
+    if (headLen >= a.ctx) for (let k = 0; k < headLen; k++) if (![9, 10, 13, 32].includes(s[sufStart + k])) twoSided = true;
+    let line = n;
+    while (line > 0 && ![10, 256, 257, 258].includes(s[line - 1])) line--;
+    let indentOnly = line < n;
+    for (let k = line; k < n && indentOnly; k++) indentOnly = s[k] === 32 || s[k] === 9;
+    let best: { source: number; left: number } | undefined;
+    let leftBest: { source: number; left: number } | undefined;
+    let seen = 0;
+    for (let j = n - 1; j >= a.ctx; j--) {
+      if (s[j - 1] !== s[n - 1]) continue;
+      let same = true;
+      for (let k = 2; k <= a.ctx && same; k++) same = s[j - k] === s[n - k];
+      if (!same || (indentOnly && (s[j] === 32 || s[j] === 9))) continue;
+      if (++seen > a.candidates) break;
+      let left = 0;
+      while (left < this.params.verify && j - 1 - left >= 0 && s[j - 1 - left] === s[n - 1 - left]) left++;
+      if (s[j] < 256 && (!leftBest || left > leftBest.left)) leftBest = { source: j, left };
+      if (!twoSided) continue;
+      let found = false;
+      for (let t = j + 1; t <= Math.min(j + a.reach, n - headLen); t++) {
+        if (s[t - 1] >= 256) break; // the copied middle may not cross a sentinel
+        let k = 0;
+        while (k < headLen && s[t + k] === s[sufStart + k]) k++;
+        if (k === headLen) {
+          found = true;
+          break;
+        }
+      }
+      if (found && (!best || left > best.left)) best = { source: j, left };
+    }
+    if (best) return { source: best.source, evidence: best.left + headLen, twoSided: true };
+    return leftBest && { source: leftBest.source, evidence: leftBest.left, twoSided: false };
   }
 
   /**
@@ -110,15 +180,19 @@ export class MatchModel {
    * match copies only from positions below `limit` (scan: i, anything before; MatchRun: its base).
    */
   advance(at: (j: number) => number, i: number, ptr: number, len: number, lookup: (slot: number) => number,
-    limit = i): { ptr: number; len: number; slot: number } {
+    limit = i): { ptr: number; len: number; slot: number; broke: boolean } {
     const { min_len: minLen, verify } = this.params;
+    let broke = false;
     if (len > 0) {
       if (at(ptr) === at(i - 1) && ptr + 1 < limit) {
         ptr++;
         len = Math.min(len + 1, MAX_LEN);
-      } else len = 0;
+      } else {
+        len = 0;
+        broke = true;
+      }
     }
-    if (i < minLen) return { ptr, len, slot: -1 };
+    if (i < minLen) return { ptr, len, slot: -1, broke };
     const h = slot(at, i, minLen, this.mask);
     if (len === 0) {
       const cand = lookup(h);
@@ -131,7 +205,7 @@ export class MatchModel {
         }
       }
     }
-    return { ptr, len, slot: h };
+    return { ptr, len, slot: h, broke };
   }
 
   /**

@@ -14,8 +14,11 @@ export interface Fixture {
   prompt: Buffer;
   greedy: Buffer;
   /** The match model on the text's stream (BOS + text): prediction (-1: none) and length per position, and the mixture's bits. */
-  match: { pred: number[]; len: number[]; bits: number[]; bpb: number };
+  match: { pred: number[]; len: number[]; bits: number[]; bpb: number; anchors: AnchorCase[] };
 }
+
+/** match.py's anchor at a cursor c (the line's rest up to e removed) of TEXT + TEXT: [source, evidence, two-sided]. */
+export interface AnchorCase { c: number; e: number; fim: [number, number, boolean] | null; l2r: [number, number, boolean] | null }
 
 export function fixture(): Fixture {
   const f = JSON.parse(readFileSync(path.join(MODEL_DIR, 'fixture.json'), 'utf8'));

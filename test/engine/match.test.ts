@@ -34,3 +34,34 @@ test('with the match model, a completion repeats a value the file already holds;
   assert.equal(alone.info, false);
   assert.ok(!alone.text.includes('f3a9c1e0'), `the network alone wrote ${JSON.stringify(alone.text)}`);
 });
+
+const TABLE = `function a() {
+  log("start");
+  step("alpha-7f3e");
+  log("done");
+}
+
+function c() {
+  log("start");
+  retry("beta-91c2");
+  fail();
+}
+
+function b() {
+  log("start");
+  █
+  log("done");
+}
+`;
+
+test('the text after the cursor chooses which of two similar places the completion copies', async () => {
+  const e = await EngineCore.load(MODEL_DIR, { executionProviders: ['cpu'] });
+  const text = TABLE.replace('█', '');
+  e.sync('t', 1, text);
+  const ask = async (useSuffix: boolean) => (await e.complete({
+    uri: 't', version: 1, offset: TABLE.indexOf('█'), candidates: 1, maxBytes: 64, temperature: 0, topP: 1, stop: 'line', timeBudgetMs: 60000, useSuffix,
+  })).candidates[0].text;
+  assert.equal(await ask(true), 'step("alpha-7f3e");', 'with the suffix: the block that goes on with log("done")');
+  assert.equal(await ask(false), 'retry("beta-91c2");', 'without it: the most recent block with the same start');
+  await e.dispose();
+});

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { EngineCore } from '../../src/engine/engine';
-import { BOS } from '../../src/engine/contract';
+import { BOS, PRE, SUF } from '../../src/engine/contract';
 import { fixture, MODEL_DIR } from './helpers';
 
 test('network alone: bits of every byte equal PyTorch within 1e-3, and bits per byte within 0.001', async () => {
@@ -49,5 +49,24 @@ test('with the match model: its predictions equal match.py at every position, an
   assert.ok(worst < 1e-3, `max |bits - python| = ${worst}`);
   assert.ok(Math.abs(r.bitsPerByte - fx.match.bpb) < 0.001, `bpb ${r.bitsPerByte} vs python ${fx.match.bpb}`);
   assert.ok(r.bitsPerByte < fx.bpb - 0.05, `the mixture (${r.bitsPerByte}) must beat the network alone (${fx.bpb}) on a text that repeats itself`);
+  await e.dispose();
+});
+
+test('the match model\'s anchor at the cursor equals match.py\'s, with the suffix and left to right', async () => {
+  const fx = fixture();
+  const e = await EngineCore.load(MODEL_DIR, { executionProviders: ['cpu'] });
+  const matcher = e.matcher()!;
+  const doc = Buffer.concat([fx.text, fx.text]);
+  const shape = (a: { source: number; evidence: number; twoSided: boolean } | undefined) => (a ? [a.source, a.evidence, a.twoSided] : null);
+  let twoSided = 0;
+  for (const k of fx.match.anchors) {
+    const suffix = [...doc.subarray(k.e, k.e + 2048)];
+    const fim = [BOS, SUF, ...suffix, PRE, ...doc.subarray(0, k.c)];
+    assert.deepEqual(shape(matcher.anchor(fim, fim.length, 2, suffix.length)), k.fim, `FIM anchor at ${k.c}`);
+    const l2r = [BOS, ...doc.subarray(0, k.c)];
+    assert.deepEqual(shape(matcher.anchor(l2r, l2r.length, 0, 0)), k.l2r, `left-to-right anchor at ${k.c}`);
+    if (k.fim?.[2]) twoSided++;
+  }
+  assert.ok(twoSided > 5, `the doubled text must give suffix anchors (${twoSided})`);
   await e.dispose();
 });

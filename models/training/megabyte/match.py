@@ -23,6 +23,15 @@ The rule, for position i (predicting s[i] from s[:i]):
      is ptr = cand, len = that count (a hash collision verifies shorter and is dropped);
   3. table[hash(s[i-min_len:i])] = i (the most recent occurrence wins);
   4. the prediction is s[ptr] when len > 0.
+
+The suffix anchor (fill-in-the-middle): where the middle starts, the plain rule copies from the
+most recent place the last few symbols occurred, which in a table of similar lines is the wrong
+line. `anchor` looks for a place in the stream whose left context equals the cursor's (its last
+ANCHOR_CTX symbols) and which the suffix's first symbols follow within ANCHOR_REACH symbols: a
+copy of the whole prefix-middle-suffix seam elsewhere in the file. Of those, the longest left
+match wins (then the most recent). The match starts there, with the evidence of both sides as
+its length, and while it runs its weight comes from `anchor_lambda` (fitted on training spans,
+match_fit.py --fim-spans) instead of `lambda`.
 """
 from __future__ import annotations
 
@@ -33,6 +42,60 @@ VERIFY = 64       # symbols compared backwards to confirm a match found by hash
 MAX_LEN = 65535   # a running match's length stops growing here
 MIN_LEN = 4
 BOUNDS = [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 20, 24, 32, 48, 64, 128, 256]
+ANCHOR_CTX = 8      # symbols of left context an anchor must share with the cursor
+ANCHOR_HEAD = 24    # at most this many of the suffix's first symbols must follow it
+ANCHOR_REACH = 512  # ... within this many symbols (the longest middle it can copy)
+ANCHOR_CANDIDATES = 256  # left-context occurrences looked at, most recent first
+ANCHOR_BOUNDS = [16, 24, 32, 40, 48, 64, 96, 128]
+WHITESPACE = (9, 10, 13, 32)
+
+
+def anchor(s, n: int, suf_start: int, suf_len: int) -> tuple[int, int, bool] | None:
+    """(source position, evidence length, two-sided) of the anchor for a middle starting at n,
+    or None. Two-sided: the suffix anchor. Else (no suffix, or nothing fits it) the occurrence of
+    the left context with the longest match to the left, if any: at a line's indentation that is
+    a line with the same indentation after a similar line, where the plain rule's most recent
+    occurrence of 4 spaces is as often deeper indentation. When the cursor's line holds only its
+    indentation, a source whose indentation goes on (a space or tab follows) is not a candidate."""
+    if n < ANCHOR_CTX:
+        return None
+    line = n
+    while line > 0 and int(s[line - 1]) not in (10, 256, 257, 258):
+        line -= 1
+    indent_only = line < n and all(int(x) in (9, 32) for x in s[line:n])
+    head = [int(x) for x in s[suf_start:suf_start + min(suf_len, ANCHOR_HEAD)]]
+    two_sided = len(head) >= ANCHOR_CTX and not all(x in WHITESPACE for x in head)
+    ctx = [int(x) for x in s[n - ANCHOR_CTX:n]]
+    best = None
+    left_best = None
+    seen = 0
+    for j in range(n - 1, ANCHOR_CTX - 1, -1):
+        if int(s[j - 1]) != ctx[-1] or [int(x) for x in s[j - ANCHOR_CTX:j]] != ctx:
+            continue
+        if indent_only and int(s[j]) in (9, 32):
+            continue
+        seen += 1
+        if seen > ANCHOR_CANDIDATES:
+            break
+        k = 0
+        while k < VERIFY and j - 1 - k >= 0 and s[j - 1 - k] == s[n - 1 - k]:
+            k += 1
+        if int(s[j]) < 256 and (left_best is None or k > left_best[1]):
+            left_best = (j, k)
+        found = False
+        for t in range(j + 1, min(j + ANCHOR_REACH, n - len(head)) + 1 if two_sided else j + 1):
+            if int(s[t - 1]) >= 256:  # the copied middle may not cross a sentinel
+                break
+            if int(s[t]) == head[0] and [int(x) for x in s[t:t + len(head)]] == head:
+                found = True
+                break
+        if not found:
+            continue
+        if best is None or k > best[1]:
+            best = (j, k)
+    if best is not None:
+        return best[0], best[1] + len(head), True
+    return None if left_best is None else (left_best[0], left_best[1], False)
 
 
 def slot(s, i: int, min_len: int) -> int:
@@ -43,12 +106,17 @@ def slot(s, i: int, min_len: int) -> int:
     return (h ^ (h >> 12)) & ((1 << TABLE_BITS) - 1)
 
 
-def predictions(stream, min_len: int = MIN_LEN) -> tuple[np.ndarray, np.ndarray]:
-    """(pred, length) for every position of `stream` (symbols); pred is -1 where no match runs."""
+def predictions(stream, min_len: int = MIN_LEN, anchor_at: tuple[int, int, int] | None = None):
+    """(pred, length) for every position of `stream` (symbols); pred is -1 where no match runs.
+    With anchor_at = (position, source, length, two_sided), the match is set there at that
+    position, and a third array says where a two-sided (suffix) anchored match runs:
+    (pred, length, anchored)."""
     s = [int(x) for x in stream]
     n = len(s)
     pred = np.full(n, -1, dtype=np.int32)
     length = np.zeros(n, dtype=np.int32)
+    anchored = np.zeros(n, dtype=bool)
+    on = False
     table: dict[int, int] = {}
     ptr = ln = 0
     for i in range(n):
@@ -58,6 +126,7 @@ def predictions(stream, min_len: int = MIN_LEN) -> tuple[np.ndarray, np.ndarray]
                 ln = min(ln + 1, MAX_LEN)
             else:
                 ln = 0
+                on = False
         if i >= min_len:
             h = slot(s, i, min_len)
             if ln == 0:
@@ -69,10 +138,13 @@ def predictions(stream, min_len: int = MIN_LEN) -> tuple[np.ndarray, np.ndarray]
                     if k >= min_len:
                         ptr, ln = cand, k
             table[h] = i
+        if anchor_at is not None and i == anchor_at[0]:
+            ptr, ln, on = anchor_at[1], min(anchor_at[2], MAX_LEN), anchor_at[3]
         if ln > 0:
             pred[i] = s[ptr]
             length[i] = ln
-    return pred, length
+            anchored[i] = on
+    return (pred, length, anchored) if anchor_at is not None else (pred, length)
 
 
 def bucket(length: np.ndarray, bounds: list[int]) -> np.ndarray:
@@ -80,11 +152,16 @@ def bucket(length: np.ndarray, bounds: list[int]) -> np.ndarray:
     return np.searchsorted(np.asarray(bounds), length, side="right") - 1
 
 
-def mixed_bits(net_bits: np.ndarray, hit: np.ndarray, length: np.ndarray, mm: dict) -> np.ndarray:
+def mixed_bits(net_bits: np.ndarray, hit: np.ndarray, length: np.ndarray, mm: dict,
+               anchored: np.ndarray | None = None) -> np.ndarray:
     """Bits of each symbol under the mixture, from its bits under the network, whether the match
-    model predicted it (`hit`) and the match length."""
+    model predicted it (`hit`), the match length, and where an anchored match runs."""
     b = bucket(length, mm["bounds"])
     lam = np.where(b >= 0, np.asarray(mm["lambda"], dtype=np.float64)[np.maximum(b, 0)], 0.0)
+    if anchored is not None and "anchor_lambda" in mm:
+        ab = bucket(length, mm["anchor_bounds"])
+        alam = np.where(ab >= 0, np.asarray(mm["anchor_lambda"], dtype=np.float64)[np.maximum(ab, 0)], 0.0)
+        lam = np.where(anchored, alam, lam)
     p = np.exp2(-np.asarray(net_bits, dtype=np.float64))
     return -np.log2((1 - lam) * p + lam * hit)
 
@@ -95,15 +172,20 @@ def fit(net_bits: np.ndarray, hit: np.ndarray, length: np.ndarray, bounds: list[
     weight is the mean posterior share of the match model in its bucket)."""
     b = bucket(length, bounds)
     p = np.exp2(-np.asarray(net_bits, dtype=np.float64))
-    lams = []
+    lams: list[float | None] = []
     for k in range(len(bounds)):
         m = b == k
         if not m.any():
-            lams.append(lams[-1] if lams else 0.0)
+            lams.append(None)  # no data: the neighbour's weight (below)
             continue
         pk, hk = p[m], hit[m].astype(np.float64)
         lam = 0.5
         for _ in range(iterations):
             lam = float(np.mean(lam * hk / (lam * hk + (1 - lam) * pk)))
         lams.append(round(min(lam, 0.999), 4))
-    return lams
+    fitted = [x for x in lams if x is not None] or [0.0]
+    out, last = [], fitted[0]
+    for x in lams:
+        last = x if x is not None else last
+        out.append(last)
+    return out

@@ -58,3 +58,33 @@ def test_the_committed_fixture_matches_this_implementation():
     assert pred.tolist() == fx["match"]["pred"]
     assert length.tolist() == fx["match"]["len"]
     assert mm["table_bits"] == match.TABLE_BITS and mm["verify"] == match.VERIFY
+
+
+def test_the_suffix_anchor_copies_the_place_whose_continuation_is_the_suffix():
+    from megabyte.symbols import PRE, SUF
+    doc = b'f a {\n  log(1);\n  step(A);\n  done();\n}\nf c {\n  log(1);\n  retry(B);\n  fail();\n}\nf b {\n  log(1);\n  '
+    suffix = b'\n  done();\n}\n'
+    s = [BOS, SUF] + list(suffix) + [PRE] + list(doc)
+    src, evidence, two_sided = match.anchor(s, len(s), 2, len(suffix))
+    assert two_sided and bytes(s[src:src + 8]) == b"step(A);"
+    assert evidence >= len(suffix) + 8
+    # without the suffix: the left context alone, the most recent of equal left matches
+    src, _, two_sided = match.anchor(s, len(s), 2, 0)
+    assert not two_sided and bytes(s[src:src + 9]) == b"retry(B);"
+    # the anchored match starts there and is marked as such
+    pred, length, anchored = match.predictions(s + list(b"step"), anchor_at=(len(s), src, 12, True))
+    assert chr(pred[len(s)]) == "r" and anchored[len(s)]
+
+
+def test_at_a_bare_indentation_a_deeper_indented_line_is_not_an_anchor():
+    # without the rule the deeper line would win: more recent, longer left match
+    doc = b"\na:\n    flat()\na:\n        deep()\na:\n    "
+    s = [BOS] + list(doc)
+    src, _, _ = match.anchor(s, len(s), 0, 0)
+    assert bytes(s[src:src + 6]) == b"flat()", "the 4-space line, not the 8-space one"
+
+
+def test_the_committed_anchor_cases_match_this_implementation():
+    from fixture import anchor_cases
+    fx = json.loads(open(os.path.join(REPO, "models", "mb-small", "fixture.json")).read())
+    assert [{**c, "fim": c["fim"] and list(c["fim"]), "l2r": c["l2r"] and list(c["l2r"])} for c in anchor_cases()] == fx["match"]["anchors"]
