@@ -274,13 +274,7 @@ export class EngineCore {
     const reason: string[] = new Array(N).fill('');
     const random = rng(req.seed ?? 0x5eed);
     const matcher = this.matcher();
-    const scan = matcher?.scanForGeneration(stream);
-    if (scan) {
-      // The middle starts at the stream's end; the suffix (if any) lies between SUF and PRE.
-      const suf = fim ? stream.indexOf(SUF) : -1;
-      const a = matcher!.anchor(stream, stream.length, suf + 1, fim ? stream.indexOf(PRE, suf) - suf - 1 : 0);
-      if (a) scan.anchorAt(a);
-    }
+    const scan = matcher && startMatch(matcher, stream, fim);
     const runs: MatchRun[] | undefined = scan && Array.from({ length: N }, () => scan.clone());
     const mixed = new Float32Array(VOCAB_SIZE);
     let active = Array.from({ length: N }, (_, i) => i);
@@ -384,6 +378,16 @@ export class EngineCore {
     this.docs.clear();
     await this.rt.release();
   }
+}
+
+/** The match at the cursor (the stream's end), started from its anchor when there is one. */
+function startMatch(matcher: MatchModel, stream: Uint16Array, fim: boolean): MatchRun {
+  const run = matcher.scanForGeneration(stream);
+  // The suffix, if any, lies between SUF and PRE.
+  const suf = fim ? stream.indexOf(SUF) : -1;
+  const a = matcher.anchor(stream, stream.length, suf + 1, fim ? stream.indexOf(PRE, suf) - suf - 1 : 0);
+  if (a) run.anchorAt(a);
+  return run;
 }
 
 function round(x: number): number {
