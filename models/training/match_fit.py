@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from megabyte import match  # noqa: E402
-from megabyte.symbols import BOS, PRE, SUF  # noqa: E402
+from megabyte.symbols import BOS, EOM, PRE, SUF  # noqa: E402
 
 
 def main() -> None:
@@ -69,7 +69,7 @@ def main() -> None:
     spans = fim_spans(Path(args.corpus), args.fim_spans, seed=11, split="train")
     for data, c, e in spans:
         ctx = fim_context(data, c, e, model.cfg.top_unit, True)
-        stream = ctx + list(data[c:e])
+        stream = ctx + list(data[c:e]) + [EOM]
         suf, pre = ctx.index(SUF), len(ctx) - 1 - ctx[::-1].index(PRE)
         a = match.anchor(stream, len(ctx), suf + 1, pre - suf - 1)
         if a is None or not a[2]:  # the left-only anchor keeps the plain weights

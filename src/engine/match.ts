@@ -7,7 +7,7 @@
 // It runs over the same symbol stream as the network, so in the fill-in-the-middle layout it copies
 // from the suffix as well as from the prefix. Scanning a 1 MB stream takes a few milliseconds; a
 // request scans its stream once, then each candidate extends its own copy of the state.
-import { VOCAB_SIZE } from './contract';
+import { EOM, VOCAB_SIZE } from './contract';
 
 export interface MatchParams {
   min_len: number;
@@ -62,8 +62,10 @@ function slot(at: (j: number) => number, i: number, minLen: number, mask: number
  */
 export class MatchRun {
   private gen: number[] = [];
-  /** The match runs from the suffix anchor (its weights are anchor_lambda). */
+  /** The match runs from the suffix anchor (its weights are anchor_lambda)... */
   private anchored = false;
+  /** ... and predicts EOM when it reaches this source position (the copied middle is complete). */
+  private end = -1;
   private readonly at = (j: number): number => (j < this.base.length ? this.base[j] : this.gen[j - this.base.length]);
 
   constructor(private readonly model: MatchModel, private readonly base: ArrayLike<number>, readonly table: Int32Array,
@@ -77,20 +79,26 @@ export class MatchRun {
   /** The symbol the match predicts next (-1: none) and the weight it gets. */
   get prediction(): { symbol: number; lambda: number } {
     if (this.len === 0) return { symbol: -1, lambda: 0 };
-    return { symbol: this.at(this.ptr), lambda: this.model.lambda(this.len, this.anchored) };
+    const symbol = this.anchored && this.ptr === this.end ? EOM : this.at(this.ptr);
+    return { symbol, lambda: this.model.lambda(this.len, this.anchored) };
   }
 
   /** Starts the match at an anchor (before any symbol is pushed); two-sided: the suffix anchor. */
-  anchorAt(a: { source: number; evidence: number; twoSided: boolean }): void {
+  anchorAt(a: { source: number; evidence: number; twoSided: boolean; end: number }): void {
     this.ptr = a.source;
     this.len = Math.min(a.evidence, MAX_LEN);
     this.anchored = a.twoSided;
+    this.end = a.end;
   }
 
   /** Appends a symbol and moves the match on to predict the one after it. */
   push(sym: number): void {
     this.gen.push(sym);
     const i = this.base.length + this.gen.length;
+    if (this.len > 0 && this.anchored && this.ptr === this.end) { // it predicted EOM: the copy is over either way
+      this.len = 0;
+      this.anchored = false;
+    }
     const r = this.model.advance(this.at, i, this.ptr, this.len, (h) => this.table[h], this.base.length);
     this.ptr = r.ptr;
     this.len = r.len;
@@ -101,6 +109,7 @@ export class MatchRun {
     const c = new MatchRun(this.model, this.base, this.table, this.ptr, this.len);
     c.gen = [...this.gen];
     c.anchored = this.anchored;
+    c.end = this.end;
     return c;
   }
 }
@@ -136,7 +145,7 @@ export class MatchModel {
    * Undefined when the model has no anchor parameters or the left context occurs nowhere else.
    * At a line holding only its indentation, a source whose indentation goes on does not count.
    */
-  anchor(s: ArrayLike<number>, n: number, sufStart: number, sufLen: number): { source: number; evidence: number; twoSided: boolean } | undefined {
+  anchor(s: ArrayLike<number>, n: number, sufStart: number, sufLen: number): { source: number; evidence: number; twoSided: boolean; end: number } | undefined {
     const a = this.params.anchor;
     if (!a || !this.params.anchor_lambda || n < a.ctx) return undefined;
     const headLen = Math.min(sufLen, a.head);
@@ -146,7 +155,7 @@ export class MatchModel {
     while (line > 0 && ![10, 256, 257, 258].includes(s[line - 1])) line--;
     let indentOnly = line < n;
     for (let k = line; k < n && indentOnly; k++) indentOnly = s[k] === 32 || s[k] === 9;
-    let best: { source: number; left: number } | undefined;
+    let best: { source: number; left: number; end: number } | undefined;
     let leftBest: { source: number; left: number } | undefined;
     let seen = 0;
     for (let j = n - 1; j >= a.ctx; j--) {
@@ -159,20 +168,20 @@ export class MatchModel {
       while (left < this.params.verify && j - 1 - left >= 0 && s[j - 1 - left] === s[n - 1 - left]) left++;
       if (s[j] < 256 && (!leftBest || left > leftBest.left)) leftBest = { source: j, left };
       if (!twoSided) continue;
-      let found = false;
+      let end = -1;
       for (let t = j + 1; t <= Math.min(j + a.reach, n - headLen); t++) {
         if (s[t - 1] >= 256) break; // the copied middle may not cross a sentinel
         let k = 0;
         while (k < headLen && s[t + k] === s[sufStart + k]) k++;
         if (k === headLen) {
-          found = true;
+          end = t;
           break;
         }
       }
-      if (found && (!best || left > best.left)) best = { source: j, left };
+      if (end >= 0 && (!best || left > best.left)) best = { source: j, left, end };
     }
-    if (best) return { source: best.source, evidence: best.left + headLen, twoSided: true };
-    return leftBest && { source: leftBest.source, evidence: leftBest.left, twoSided: false };
+    if (best) return { source: best.source, evidence: best.left + headLen, twoSided: true, end: best.end };
+    return leftBest && { source: leftBest.source, evidence: leftBest.left, twoSided: false, end: -1 };
   }
 
   /**

@@ -17,8 +17,8 @@ export interface Fixture {
   match: { pred: number[]; len: number[]; bits: number[]; bpb: number; anchors: AnchorCase[] };
 }
 
-/** match.py's anchor at a cursor c (the line's rest up to e removed) of TEXT + TEXT: [source, evidence, two-sided]. */
-export interface AnchorCase { c: number; e: number; fim: [number, number, boolean] | null; l2r: [number, number, boolean] | null }
+/** match.py's anchor at a cursor c (the line's rest up to e removed) of TEXT + TEXT: [source, evidence, two-sided, end]. */
+export interface AnchorCase { c: number; e: number; fim: [number, number, boolean, number] | null; l2r: [number, number, boolean, number] | null }
 
 export function fixture(): Fixture {
   const f = JSON.parse(readFileSync(path.join(MODEL_DIR, 'fixture.json'), 'utf8'));

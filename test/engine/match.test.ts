@@ -63,5 +63,9 @@ test('the text after the cursor chooses which of two similar places the completi
   })).candidates[0].text;
   assert.equal(await ask(true), 'step("alpha-7f3e");', 'with the suffix: the block that goes on with log("done")');
   assert.equal(await ask(false), 'retry("beta-91c2");', 'without it: the most recent block with the same start');
+  // with no stop rule but the model's own: the copied middle ends with EOM where the suffix begins
+  const r = await e.complete({ uri: 't', version: 1, offset: TABLE.indexOf('█'), candidates: 1, maxBytes: 64, temperature: 0, topP: 1, stop: 'budget', timeBudgetMs: 60000 });
+  assert.equal(r.candidates[0].text, 'step("alpha-7f3e");');
+  assert.equal(r.candidates[0].stoppedBy, 'eom');
   await e.dispose();
 });

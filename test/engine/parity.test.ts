@@ -57,7 +57,7 @@ test('the match model\'s anchor at the cursor equals match.py\'s, with the suffi
   const e = await EngineCore.load(MODEL_DIR, { executionProviders: ['cpu'] });
   const matcher = e.matcher()!;
   const doc = Buffer.concat([fx.text, fx.text]);
-  const shape = (a: { source: number; evidence: number; twoSided: boolean } | undefined) => (a ? [a.source, a.evidence, a.twoSided] : null);
+  const shape = (a: { source: number; evidence: number; twoSided: boolean; end: number } | undefined) => (a ? [a.source, a.evidence, a.twoSided, a.end] : null);
   let twoSided = 0;
   for (const k of fx.match.anchors) {
     const suffix = [...doc.subarray(k.e, k.e + 2048)];

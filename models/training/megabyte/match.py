@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .symbols import EOM
+
 TABLE_BITS = 20   # hash table of 2^20 positions (4 MB in the engine)
 VERIFY = 64       # symbols compared backwards to confirm a match found by hash
 MAX_LEN = 65535   # a running match's length stops growing here
@@ -50,9 +52,10 @@ ANCHOR_BOUNDS = [16, 24, 32, 40, 48, 64, 96, 128]
 WHITESPACE = (9, 10, 13, 32)
 
 
-def anchor(s, n: int, suf_start: int, suf_len: int) -> tuple[int, int, bool] | None:
-    """(source position, evidence length, two-sided) of the anchor for a middle starting at n,
-    or None. Two-sided: the suffix anchor. Else (no suffix, or nothing fits it) the occurrence of
+def anchor(s, n: int, suf_start: int, suf_len: int) -> tuple[int, int, bool, int] | None:
+    """(source position, evidence length, two-sided, end) of the anchor for a middle starting at n,
+    or None. Two-sided: the suffix anchor; `end` is where the suffix's first symbols begin after
+    the source (there the anchored match predicts EOM: the copied middle is complete), else -1. Else (no suffix, or nothing fits it) the occurrence of
     the left context with the longest match to the left, if any: at a line's indentation that is
     a line with the same indentation after a similar line, where the plain rule's most recent
     occurrence of 4 spaces is as often deeper indentation. When the cursor's line holds only its
@@ -82,20 +85,20 @@ def anchor(s, n: int, suf_start: int, suf_len: int) -> tuple[int, int, bool] | N
             k += 1
         if int(s[j]) < 256 and (left_best is None or k > left_best[1]):
             left_best = (j, k)
-        found = False
+        end = -1
         for t in range(j + 1, min(j + ANCHOR_REACH, n - len(head)) + 1 if two_sided else j + 1):
             if int(s[t - 1]) >= 256:  # the copied middle may not cross a sentinel
                 break
             if int(s[t]) == head[0] and [int(x) for x in s[t:t + len(head)]] == head:
-                found = True
+                end = t
                 break
-        if not found:
+        if end < 0:
             continue
         if best is None or k > best[1]:
-            best = (j, k)
+            best = (j, k, end)
     if best is not None:
-        return best[0], best[1] + len(head), True
-    return None if left_best is None else (left_best[0], left_best[1], False)
+        return best[0], best[1] + len(head), True, best[2]
+    return None if left_best is None else (left_best[0], left_best[1], False, -1)
 
 
 def slot(s, i: int, min_len: int) -> int:
@@ -108,18 +111,21 @@ def slot(s, i: int, min_len: int) -> int:
 
 def predictions(stream, min_len: int = MIN_LEN, anchor_at: tuple[int, int, int] | None = None):
     """(pred, length) for every position of `stream` (symbols); pred is -1 where no match runs.
-    With anchor_at = (position, source, length, two_sided), the match is set there at that
+    With anchor_at = (position, source, length, two_sided, end), the match is set there at that
     position, and a third array says where a two-sided (suffix) anchored match runs:
-    (pred, length, anchored)."""
+    (pred, length, anchored). An anchored match that reaches `end` predicts EOM, and ends."""
     s = [int(x) for x in stream]
     n = len(s)
     pred = np.full(n, -1, dtype=np.int32)
     length = np.zeros(n, dtype=np.int32)
     anchored = np.zeros(n, dtype=bool)
     on = False
+    end = -1
     table: dict[int, int] = {}
     ptr = ln = 0
     for i in range(n):
+        if ln > 0 and on and ptr == end:  # it predicted EOM: the copy is over either way
+            ln, on = 0, False
         if ln > 0:
             if s[ptr] == s[i - 1]:
                 ptr += 1
@@ -139,9 +145,9 @@ def predictions(stream, min_len: int = MIN_LEN, anchor_at: tuple[int, int, int] 
                         ptr, ln = cand, k
             table[h] = i
         if anchor_at is not None and i == anchor_at[0]:
-            ptr, ln, on = anchor_at[1], min(anchor_at[2], MAX_LEN), anchor_at[3]
+            ptr, ln, on, end = anchor_at[1], min(anchor_at[2], MAX_LEN), anchor_at[3], anchor_at[4]
         if ln > 0:
-            pred[i] = s[ptr]
+            pred[i] = EOM if on and ptr == end else s[ptr]
             length[i] = ln
             anchored[i] = on
     return (pred, length, anchored) if anchor_at is not None else (pred, length)

@@ -10,7 +10,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from megabyte import match  # noqa: E402
-from megabyte.symbols import BOS  # noqa: E402
+from megabyte.symbols import BOS, EOM  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(ROOT))
 
@@ -65,22 +65,24 @@ def test_the_suffix_anchor_copies_the_place_whose_continuation_is_the_suffix():
     doc = b'f a {\n  log(1);\n  step(A);\n  done();\n}\nf c {\n  log(1);\n  retry(B);\n  fail();\n}\nf b {\n  log(1);\n  '
     suffix = b'\n  done();\n}\n'
     s = [BOS, SUF] + list(suffix) + [PRE] + list(doc)
-    src, evidence, two_sided = match.anchor(s, len(s), 2, len(suffix))
+    src, evidence, two_sided, end = match.anchor(s, len(s), 2, len(suffix))
     assert two_sided and bytes(s[src:src + 8]) == b"step(A);"
-    assert evidence >= len(suffix) + 8
+    assert evidence >= len(suffix) + 8 and bytes(s[src:end]) == b"step(A);", "the copied middle ends where the suffix begins"
     # without the suffix: the left context alone, the most recent of equal left matches
-    src, _, two_sided = match.anchor(s, len(s), 2, 0)
-    assert not two_sided and bytes(s[src:src + 9]) == b"retry(B);"
-    # the anchored match starts there and is marked as such
-    pred, length, anchored = match.predictions(s + list(b"step"), anchor_at=(len(s), src, 12, True))
-    assert chr(pred[len(s)]) == "r" and anchored[len(s)]
+    src2, _, two_sided2, end2 = match.anchor(s, len(s), 2, 0)
+    assert not two_sided2 and end2 == -1 and bytes(s[src2:src2 + 9]) == b"retry(B);"
+    # the anchored match starts there, is marked as such, and predicts EOM where the copy ends
+    stream = s + list(b"step(A);") + [EOM]
+    pred, length, anchored = match.predictions(stream, anchor_at=(len(s), src, evidence, True, end))
+    assert bytes(pred[len(s):len(s) + 8].tolist()) == b"step(A);" and anchored[len(s):len(s) + 9].all()
+    assert pred[len(s) + 8] == EOM
 
 
 def test_at_a_bare_indentation_a_deeper_indented_line_is_not_an_anchor():
     # without the rule the deeper line would win: more recent, longer left match
     doc = b"\na:\n    flat()\na:\n        deep()\na:\n    "
     s = [BOS] + list(doc)
-    src, _, _ = match.anchor(s, len(s), 0, 0)
+    src, _, _, _ = match.anchor(s, len(s), 0, 0)
     assert bytes(s[src:src + 6]) == b"flat()", "the 4-space line, not the 8-space one"
 
 
