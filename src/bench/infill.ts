@@ -1,9 +1,10 @@
-// npm run infill -- [--model DIR] [--corpus .cache/corpus] [--spans N] [--seed S]
+// npm run infill -- [--model DIR] [--corpus .cache/corpus] [--spans N] [--seed S] [--candidates K] [--network-only] [--verbose]
 // Fill-in-the-middle on held-out files, through the engine exactly as the editor uses it: a span
 // (one line, or two to four lines) is removed from a real file, the cursor is put where it was,
 // and greedy decoding must give it back. Each span is tried with the text after the cursor
 // (the default) and without it (--no-suffix), so the figures show what the suffix is worth.
-// Exact match is the headline; for a model that rarely gets a span exactly right, the mean
+// Exact match of the first candidate is the headline (the editor shows it; it asks for 3,
+// --candidates, and `any_candidate` says how often one of them is exact); for a model that rarely gets a span exactly right, the mean
 // similarity (1 - edit distance / the longer length) and the share of middles the model ended
 // itself (EOM, or reaching the text after the cursor) show whether the suffix helps at all.
 // Each configuration runs twice in the same run: as the editor uses the model (network mixed with
@@ -52,18 +53,18 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   engine.options.matchModel = true;
   const hasMatch = engine.matcher() !== undefined;
-  const result: Record<string, unknown> = { model: engine.info().name, spans: spans.length };
+  const result: Record<string, unknown> = { model: engine.info().name, spans: spans.length, candidates: intFlag(p, 'candidates', 3, 1, 16) };
   for (const mode of hasMatch && !p.flags.has('network-only') ? ['mixed', 'network_only'] : ['network_only']) {
     engine.options.matchModel = mode === 'mixed';
-    result[mode] = await run(engine, spans, p.flags.has('verbose'));
+    result[mode] = await run(engine, spans, intFlag(p, 'candidates', 3, 1, 16), p.flags.has('verbose'));
   }
   result.seconds = +((performance.now() - t0) / 1000).toFixed(1);
   console.log(JSON.stringify(result));
   await engine.dispose();
 }
 
-async function run(engine: EngineCore, spans: Span[], verbose: boolean): Promise<object> {
-  const zero = () => ({ n: 0, with: 0, without: 0, simWith: 0, simWithout: 0, ended: 0 });
+async function run(engine: EngineCore, spans: Span[], candidates: number, verbose: boolean): Promise<object> {
+  const zero = () => ({ n: 0, with: 0, without: 0, simWith: 0, simWithout: 0, ended: 0, anyWith: 0, anyWithout: 0 });
   const tally = { line: zero(), lines: zero() };
   for (const [i, s] of spans.entries()) {
     const want = s.text.slice(s.start, s.end);
@@ -71,18 +72,19 @@ async function run(engine: EngineCore, spans: Span[], verbose: boolean): Promise
     const uri = `span${i}`;
     engine.sync(uri, 1, doc);
     const got: Record<string, string> = {};
+    const any: Record<string, boolean> = {};
     let ended = false;
     for (const useSuffix of [true, false]) {
       const r = await engine.complete({
-        uri, version: 1, offset: s.start, candidates: 1, maxBytes: Buffer.byteLength(want) + 64, temperature: 0, topP: 1,
+        uri, version: 1, offset: s.start, candidates, maxBytes: Buffer.byteLength(want) + 64, temperature: 0, topP: 1,
         stop: s.kind === 'line' ? 'line' : 'budget', timeBudgetMs: 60_000, useSuffix,
       });
-      let text = r.candidates[0].text;
       if (useSuffix) ended = r.candidates[0].stoppedBy === 'eom' || r.candidates[0].stoppedBy === 'suffix';
       // Without the suffix nothing says where the middle ends: compare the same number of lines.
       // With it, the model must end the middle itself (EOM): compared whole.
-      if (s.kind === 'lines' && !useSuffix) text = text.split('\n').slice(0, want.split('\n').length).join('\n');
-      got[String(useSuffix)] = text;
+      const texts = r.candidates.map((c) => (s.kind === 'lines' && !useSuffix ? c.text.split('\n').slice(0, want.split('\n').length).join('\n') : c.text));
+      got[String(useSuffix)] = texts[0];
+      any[String(useSuffix)] = texts.some((x) => x.trimEnd() === want.trimEnd());
     }
     engine.close(uri);
     const t = tally[s.kind];
@@ -92,13 +94,16 @@ async function run(engine: EngineCore, spans: Span[], verbose: boolean): Promise
     t.simWith += similarity(got.true.trimEnd(), want.trimEnd());
     t.simWithout += similarity(got.false.trimEnd(), want.trimEnd());
     if (ended) t.ended++;
+    if (any.true) t.anyWith++;
+    if (any.false) t.anyWithout++;
     if (verbose) console.error(JSON.stringify({ mixed: engine.options.matchModel, file: s.file, want, with: got.true, without: got.false }));
   }
-  const rate = (k: keyof typeof tally, w: 'with' | 'without' | 'simWith' | 'simWithout' | 'ended') => +(tally[k][w] / Math.max(1, tally[k].n)).toFixed(4);
+  const rate = (k: keyof typeof tally, w: keyof ReturnType<typeof zero>) => +(tally[k][w] / Math.max(1, tally[k].n)).toFixed(4);
   const figures = (k: keyof typeof tally) => ({
     n: tally[k].n, with_suffix: rate(k, 'with'), without_suffix: rate(k, 'without'),
     similarity: { with_suffix: rate(k, 'simWith'), without_suffix: rate(k, 'simWithout') },
     ended_by_model_with_suffix: rate(k, 'ended'),
+    any_candidate: { with_suffix: rate(k, 'anyWith'), without_suffix: rate(k, 'anyWithout') },
   });
   return { line: figures('line'), lines: figures('lines') };
 }

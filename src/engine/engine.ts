@@ -274,8 +274,8 @@ export class EngineCore {
     const reason: string[] = new Array(N).fill('');
     const random = rng(req.seed ?? 0x5eed);
     const matcher = this.matcher();
-    const scan = matcher && startMatch(matcher, stream, fim);
-    const runs: MatchRun[] | undefined = scan && Array.from({ length: N }, () => scan.clone());
+    const match = matcher && startMatches(matcher, stream, fim, N);
+    const runs = match?.runs;
     const mixed = new Float32Array(VOCAB_SIZE);
     let active = Array.from({ length: N }, (_, i) => i);
     let tFirst = 0;
@@ -293,7 +293,8 @@ export class EngineCore {
           }
           const opts = {
             temperature: req.temperature, topP: req.topP, next: nextByteRange(outs[c]),
-            allowEnd: true, random, rank: steps === 0 && req.temperature <= 0 ? c : 0,
+            // greedy candidates after the first differ by their anchor, else by their first byte
+            allowEnd: true, random, rank: steps === 0 && req.temperature <= 0 && !match?.own[c] ? c : 0,
           };
           const copy = runs?.[c].prediction;
           let s;
@@ -327,7 +328,7 @@ export class EngineCore {
         await dec.step(next, cancel);
       }
     } finally {
-      if (scan) matcher?.release(scan);
+      if (match) matcher?.release(match.scan);
     }
     const candidates: Candidate[] = outs.map((o, i) => {
       const whole = utf8Complete(o);
@@ -380,14 +381,22 @@ export class EngineCore {
   }
 }
 
-/** The match at the cursor (the stream's end), started from its anchor when there is one. */
-function startMatch(matcher: MatchModel, stream: Uint16Array, fim: boolean): MatchRun {
-  const run = matcher.scanForGeneration(stream);
+/**
+ * Each candidate's match at the cursor (the stream's end): candidate c starts from the c-th
+ * anchor (`own[c]`), or from the first when there are fewer; `scan` is released after the request.
+ */
+function startMatches(matcher: MatchModel, stream: Uint16Array, fim: boolean, n: number): { scan: MatchRun; runs: MatchRun[]; own: boolean[] } {
+  const scan = matcher.scanForGeneration(stream);
   // The suffix, if any, lies between SUF and PRE.
   const suf = fim ? stream.indexOf(SUF) : -1;
-  const a = matcher.anchor(stream, stream.length, suf + 1, fim ? stream.indexOf(PRE, suf) - suf - 1 : 0);
-  if (a) run.anchorAt(a);
-  return run;
+  const anchors = matcher.anchors(stream, stream.length, suf + 1, fim ? stream.indexOf(PRE, suf) - suf - 1 : 0, n);
+  const runs = Array.from({ length: n }, (_, c) => {
+    const r = scan.clone();
+    const a = anchors[c] ?? anchors[0];
+    if (a) r.anchorAt(a);
+    return r;
+  });
+  return { scan, runs, own: runs.map((_, c) => c > 0 && c < anchors.length) };
 }
 
 function round(x: number): number {

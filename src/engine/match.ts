@@ -23,6 +23,15 @@ export interface MatchParams {
 
 const MAX_LEN = 65535;
 
+/** Where a match starts at the cursor (MatchModel.anchor). */
+export interface Anchor {
+  source: number;
+  evidence: number;
+  /** A suffix anchor: its weights are anchor_lambda, and it predicts EOM at `end`. */
+  twoSided: boolean;
+  end: number;
+}
+
 /** Checks a manifest's match_model block; returns why it is unusable, or undefined. */
 export function matchParamsError(p: unknown): string | undefined {
   const m = p as Partial<MatchParams>;
@@ -84,7 +93,7 @@ export class MatchRun {
   }
 
   /** Starts the match at an anchor (before any symbol is pushed); two-sided: the suffix anchor. */
-  anchorAt(a: { source: number; evidence: number; twoSided: boolean; end: number }): void {
+  anchorAt(a: Anchor): void {
     this.ptr = a.source;
     this.len = Math.min(a.evidence, MAX_LEN);
     this.anchored = a.twoSided;
@@ -145,43 +154,65 @@ export class MatchModel {
    * Undefined when the model has no anchor parameters or the left context occurs nowhere else.
    * At a line holding only its indentation, a source whose indentation goes on does not count.
    */
-  anchor(s: ArrayLike<number>, n: number, sufStart: number, sufLen: number): { source: number; evidence: number; twoSided: boolean; end: number } | undefined {
+  anchor(s: ArrayLike<number>, n: number, sufStart: number, sufLen: number): Anchor | undefined {
+    return this.anchors(s, n, sufStart, sufLen, 1)[0];
+  }
+
+  /**
+   * Up to `k` anchors, best first (the first is `anchor`'s): suffix anchors by left match, then
+   * left-only ones, each copying a different line than those before it. The editor's candidates
+   * after the first copy these, so they offer other places of the file instead of the first
+   * one's second-likeliest byte.
+   */
+  anchors(s: ArrayLike<number>, n: number, sufStart: number, sufLen: number, k: number): Anchor[] {
     const a = this.params.anchor;
-    if (!a || !this.params.anchor_lambda || n < a.ctx) return undefined;
+    if (!a || !this.params.anchor_lambda || n < a.ctx) return [];
     const headLen = Math.min(sufLen, a.head);
     let twoSided = false;
-    if (headLen >= a.ctx) for (let k = 0; k < headLen; k++) if (![9, 10, 13, 32].includes(s[sufStart + k])) twoSided = true;
+    if (headLen >= a.ctx) for (let q = 0; q < headLen; q++) if (![9, 10, 13, 32].includes(s[sufStart + q])) twoSided = true;
     let line = n;
     while (line > 0 && ![10, 256, 257, 258].includes(s[line - 1])) line--;
     let indentOnly = line < n;
-    for (let k = line; k < n && indentOnly; k++) indentOnly = s[k] === 32 || s[k] === 9;
-    let best: { source: number; left: number; end: number } | undefined;
-    let leftBest: { source: number; left: number } | undefined;
+    for (let q = line; q < n && indentOnly; q++) indentOnly = s[q] === 32 || s[q] === 9;
+    const both: (Anchor & { left: number })[] = [];
+    const leftOnly: (Anchor & { left: number })[] = [];
     let seen = 0;
     for (let j = n - 1; j >= a.ctx; j--) {
       if (s[j - 1] !== s[n - 1]) continue;
       let same = true;
-      for (let k = 2; k <= a.ctx && same; k++) same = s[j - k] === s[n - k];
+      for (let q = 2; q <= a.ctx && same; q++) same = s[j - q] === s[n - q];
       if (!same || (indentOnly && (s[j] === 32 || s[j] === 9))) continue;
       if (++seen > a.candidates) break;
       let left = 0;
       while (left < this.params.verify && j - 1 - left >= 0 && s[j - 1 - left] === s[n - 1 - left]) left++;
-      if (s[j] < 256 && (!leftBest || left > leftBest.left)) leftBest = { source: j, left };
+      if (s[j] < 256) leftOnly.push({ source: j, evidence: left, twoSided: false, end: -1, left });
       if (!twoSided) continue;
       let end = -1;
       for (let t = j + 1; t <= Math.min(j + a.reach, n - headLen); t++) {
         if (s[t - 1] >= 256) break; // the copied middle may not cross a sentinel
-        let k = 0;
-        while (k < headLen && s[t + k] === s[sufStart + k]) k++;
-        if (k === headLen) {
+        let q = 0;
+        while (q < headLen && s[t + q] === s[sufStart + q]) q++;
+        if (q === headLen) {
           end = t;
           break;
         }
       }
-      if (end >= 0 && (!best || left > best.left)) best = { source: j, left, end };
+      if (end >= 0) both.push({ source: j, evidence: left + headLen, twoSided: true, end, left });
     }
-    if (best) return { source: best.source, evidence: best.left + headLen, twoSided: true, end: best.end };
-    return leftBest && { source: leftBest.source, evidence: leftBest.left, twoSided: false, end: -1 };
+    // stable sorts: among equal left matches the most recent stays first, as in match.py
+    const ranked = [...both.sort((x, y) => y.left - x.left), ...leftOnly.sort((x, y) => y.left - x.left)];
+    const out: Anchor[] = [];
+    const lines = new Set<string>();
+    for (const r of ranked) {
+      if (out.length >= k) break;
+      let e = r.source;
+      while (e < n && e - r.source < 80 && s[e] !== 10 && s[e] < 256) e++;
+      const copied = Array.prototype.slice.call(s, r.source, e).join(',');
+      if (lines.has(copied)) continue;
+      lines.add(copied);
+      out.push({ source: r.source, evidence: r.evidence, twoSided: r.twoSided, end: r.end });
+    }
+    return out;
   }
 
   /**
