@@ -12,8 +12,9 @@ split (match_fit.py) and stored in manifest.json as `match_model`:
 
 The match model runs over the same symbol stream as the network, sentinels included, so in the
 fill-in-the-middle layout (`BOS far SUF suffix PRE near middle`) it also copies from the suffix.
-src/engine/match.ts is the TypeScript twin; test_match.py writes the fixture its parity test
-reads (test/engine/match.test.ts), so the two agree symbol for symbol.
+src/engine/match.ts is the TypeScript twin: fixture.py writes this module's predictions and
+anchors into models/mb-small/fixture.json, test/engine/parity.test.ts checks the engine against
+them and test_match.py checks they are still this module's, so the two agree symbol for symbol.
 
 The rule, for position i (predicting s[i] from s[:i]):
   1. if a match is running (len > 0): if it predicted s[i-1] right, ptr += 1 and len += 1
@@ -31,7 +32,11 @@ ANCHOR_CTX symbols) and which the suffix's first symbols follow within ANCHOR_RE
 copy of the whole prefix-middle-suffix seam elsewhere in the file. Of those, the longest left
 match wins (then the most recent). The match starts there, with the evidence of both sides as
 its length, and while it runs its weight comes from `anchor_lambda` (fitted on training spans,
-match_fit.py --fim-spans) instead of `lambda`.
+match_fit.py --fim-spans) instead of `lambda`; when its source reaches the place where the
+suffix's first symbols begin, it predicts EOM (the copied middle is complete). Without a suffix
+anchor, the occurrence of the left context with the longest left match starts the match (plain
+weights). The engine also hands its further candidates the next-best anchors (src/engine/match.ts
+`anchors`).
 """
 from __future__ import annotations
 
