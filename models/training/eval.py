@@ -37,12 +37,14 @@ from megabyte.symbols import BOS, EOM, PRE, SUF  # noqa: E402
 
 
 @torch.no_grad()
-def stream_bits(model: Megabyte, stream: list[int], mm: dict | None = None, middle_at: int | None = None) -> torch.Tensor:
-    """Bits of every symbol of `stream` (the first included): one exact forward pass over the
-    whole stream, padded to whole top patches (padding after the end changes nothing before it).
-    With `mm` (a manifest's match_model), under the network mixed with the match model; with
-    `middle_at` (where a middle starts: the cursor, in `... SUF suffix PRE near` or left to
-    right), the match model's anchor applies there, as the engine applies it at the cursor."""
+def stream_bits_pair(model: Megabyte, stream: list[int], mm: dict | None = None,
+                     middle_at: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Bits of every symbol of `stream` (the first included) under the network, and with `mm`
+    (a manifest's match_model) under the network mixed with the match model (else None), from one
+    exact forward pass over the whole stream, padded to whole top patches (padding after the end
+    changes nothing before it). With `middle_at` (where a middle starts: the cursor, in
+    `... SUF suffix PRE near` or left to right), the match model's anchor applies there, as the
+    engine applies it at the cursor."""
     U = model.cfg.top_unit
     T = len(stream)
     Tp = -(-T // U) * U
@@ -50,36 +52,41 @@ def stream_bits(model: Megabyte, stream: list[int], mm: dict | None = None, midd
     logits = model(x)[0, :T].float()
     nll = F.cross_entropy(logits, x[0, :T], reduction="none") / math.log(2)
     if mm is None:
-        return nll
-    at = None
-    if middle_at is not None and "anchor_lambda" in mm:
-        sufs = [i for i in range(middle_at) if stream[i] == SUF]
-        if sufs:
-            pre = max(i for i in range(middle_at) if stream[i] == PRE)
-            a = match.anchor(stream, middle_at, sufs[-1] + 1, pre - sufs[-1] - 1)
-        else:  # left to right: the left anchor only
-            a = match.anchor(stream, middle_at, 0, 0)
-        at = None if a is None else (middle_at, *a)
-    if at is None:
-        pred, length = match.predictions(stream, mm["min_len"])
-        anchored = None
+        return nll, None
+    a = match.anchor_in_stream(stream, middle_at) if middle_at is not None and "anchor_lambda" in mm else None
+    pred, length, anchored = match.predictions(stream, mm["min_len"], None if a is None else (middle_at, *a))
+    mixed = match.mixed_bits(nll.numpy(), pred == np.asarray(stream), length, mm, anchored)
+    return nll, torch.from_numpy(mixed).float()
+
+
+def stream_bits(model: Megabyte, stream: list[int], mm: dict | None = None, middle_at: int | None = None) -> torch.Tensor:
+    """stream_bits_pair's mixed bits with `mm`, else the network's."""
+    net, mixed = stream_bits_pair(model, stream, mm, middle_at)
+    return net if mixed is None else mixed
+
+
+def file_bits_pair(model: Megabyte, data: bytes, context: int = 0,
+                   mm: dict | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Bits of every byte of a file scored from BOS (with --context W: in blocks of W/2 bytes, each
+    after the W/2 before it), under the network and, with `mm`, the mixture (else None)."""
+    n = len(data)
+    net, mixed = torch.zeros(n), (torch.zeros(n) if mm else None)
+    half = max(1, context // 2)
+    if not context or n <= context:
+        blocks = [(0, 0, n)]  # (context start, start, end)
     else:
-        pred, length, anchored = match.predictions(stream, mm["min_len"], at)
-    return torch.from_numpy(match.mixed_bits(nll.numpy(), pred == np.asarray(stream), length, mm, anchored)).float()
+        blocks = [(max(0, s - half), s, min(n, s + half)) for s in range(0, n, half)]
+    for c0, s, e in blocks:
+        b, m = stream_bits_pair(model, [BOS] + list(data[c0:e]), mm)
+        net[s:e] = b[1 + s - c0:]
+        if mixed is not None:
+            mixed[s:e] = m[1 + s - c0:]
+    return net, mixed
 
 
 def file_bits(model: Megabyte, data: bytes, context: int = 0, mm: dict | None = None) -> torch.Tensor:
-    n = len(data)
-    out = torch.zeros(n)
-    if not context or n <= context:
-        out[:] = stream_bits(model, [BOS] + list(data), mm)[1:]
-        return out
-    half = max(1, context // 2)
-    for s in range(0, n, half):
-        c0, e = max(0, s - half), min(n, s + half)
-        b = stream_bits(model, [BOS] + list(data[c0:e]), mm)
-        out[s:e] = b[1 + s - c0:]
-    return out
+    net, mixed = file_bits_pair(model, data, context, mm)
+    return net if mixed is None else mixed
 
 
 def compressor_bits(files: list[bytes]) -> dict:
@@ -182,27 +189,41 @@ def fim_context(data: bytes, c: int, e: int, unit: int, suffix: bool, near_min: 
 
 
 def fim_figures(model: Megabyte, spans: list[tuple[bytes, int, int]], mm: dict | None = None) -> dict:
-    bits = {"with_suffix": 0.0, "empty_suffix": 0.0, "left_to_right": 0.0}
-    eom = {"with_suffix": 0.0, "empty_suffix": 0.0}
-    eom_line = 0.0  # with the suffix, one-line spans only (a middle that ends where a line does)
+    """Middle bits per byte with the suffix, an empty suffix and left to right, and EOM bits. With
+    `mm`: the mixture's figures, and the network's under "network_only" (the same forward passes)."""
+    kinds = ("with_suffix", "empty_suffix", "left_to_right")
+    acc = {v: {"bits": dict.fromkeys(kinds, 0.0), "eom": dict.fromkeys(kinds[:2], 0.0), "eom_line": 0.0}
+           for v in (("mixed", "net") if mm else ("net",))}
     n = 0
     for k, (data, c, e) in enumerate(spans):
         middle = list(data[c:e])
-        for key in ("with_suffix", "empty_suffix"):
-            ctx = fim_context(data, c, e, model.cfg.top_unit, key == "with_suffix")
-            b = stream_bits(model, ctx + middle + [EOM], mm, len(ctx))
-            bits[key] += float(b[len(ctx):len(ctx) + len(middle)].sum())
-            eom[key] += float(b[-1])
-            if key == "with_suffix" and k % 2 == 0:
-                eom_line += float(b[-1])
-        head, prefix = _prefix(data, c)
-        ctx = head + prefix
-        bits["left_to_right"] += float(stream_bits(model, ctx + middle, mm, len(ctx))[len(ctx):].sum())
+        for key in kinds:
+            if key == "left_to_right":
+                head, prefix = _prefix(data, c)
+                ctx, stream = head + prefix, head + prefix + middle
+            else:
+                ctx = fim_context(data, c, e, model.cfg.top_unit, key == "with_suffix")
+                stream = ctx + middle + [EOM]
+            net, mixed = stream_bits_pair(model, stream, mm, len(ctx))
+            for v, b in (("net", net), ("mixed", mixed)):
+                if v not in acc:
+                    continue
+                a = acc[v]
+                a["bits"][key] += float(b[len(ctx):len(ctx) + len(middle)].sum())
+                if key != "left_to_right":
+                    a["eom"][key] += float(b[-1])
+                    if key == "with_suffix" and k % 2 == 0:  # one-line spans: a middle that ends where a line does
+                        a["eom_line"] += float(b[-1])
         n += len(middle)
-    return {"spans": len(spans), "middle_bytes": n,
-            "middle_bpb": {k: round(v / max(1, n), 4) for k, v in bits.items()},
-            "eom_bits": {**{k: round(v / max(1, len(spans)), 3) for k, v in eom.items()},
-                         "with_suffix_one_line": round(eom_line / max(1, (len(spans) + 1) // 2), 3)}}
+
+    def figures(a: dict) -> dict:
+        return {"spans": len(spans), "middle_bytes": n,
+                "middle_bpb": {k: round(v / max(1, n), 4) for k, v in a["bits"].items()},
+                "eom_bits": {**{k: round(v / max(1, len(spans)), 3) for k, v in a["eom"].items()},
+                             "with_suffix_one_line": round(a["eom_line"] / max(1, (len(spans) + 1) // 2), 3)}}
+    if not mm:
+        return figures(acc["net"])
+    return {**figures(acc["mixed"]), "network_only": figures(acc["net"])}
 
 
 def load_match(path: str | Path) -> dict:
@@ -235,9 +256,9 @@ def main() -> None:
     bits, n, per_pkg = 0.0, 0, {}
     net_bits = 0.0
     for name, data in files:
-        fb = file_bits(model, data, args.context)
-        net_bits += float(fb.sum())
-        b = float(file_bits(model, data, args.context, mm).sum()) if mm else float(fb.sum())
+        net, mixed = file_bits_pair(model, data, args.context, mm)
+        net_bits += float(net.sum())
+        b = float((net if mixed is None else mixed).sum())
         bits += b
         n += len(data)
         pkg = name.split("/")[0]
@@ -254,8 +275,6 @@ def main() -> None:
     if args.fim_spans and args.heldout:
         spans = fim_spans(Path(args.heldout), args.fim_spans)
         res["fim"] = fim_figures(model, spans, mm)
-        if mm:
-            res["fim"]["network_only"] = fim_figures(model, spans)
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))
     print(json.dumps(res))

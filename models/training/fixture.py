@@ -141,7 +141,7 @@ def main() -> None:
     mf = Path(args.manifest or Path(args.out).parent / "manifest.json")
     if mf.exists() and "match_model" in json.loads(mf.read_text()):
         mm = load_match(mf)
-        pred, length = match.predictions([BOS] + list(TEXT), mm["min_len"])
+        pred, length, _ = match.predictions([BOS] + list(TEXT), mm["min_len"])
         mixed = file_bits(model, TEXT, mm=mm)
         fx["match"] = {"pred": pred.tolist(), "len": length.tolist(),
                        "bits": [round(float(b), 5) for b in mixed], "bpb": float(mixed.mean()),

@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from megabyte import match  # noqa: E402
-from megabyte.symbols import BOS, EOM, PRE, SUF  # noqa: E402
+from megabyte.symbols import BOS, EOM  # noqa: E402
 
 
 def main() -> None:
@@ -47,7 +47,7 @@ def main() -> None:
     nets, hits, lens = [], [], []
     for _, data in files:
         stream = [BOS] + list(data)
-        pred, length = match.predictions(stream, args.min_len)
+        pred, length, _ = match.predictions(stream, args.min_len)
         nets.append(file_bits(model, data).numpy())
         hits.append(pred[1:] == np.frombuffer(data, dtype=np.uint8))
         lens.append(length[1:])
@@ -70,8 +70,7 @@ def main() -> None:
     for data, c, e in spans:
         ctx = fim_context(data, c, e, model.cfg.top_unit, True)
         stream = ctx + list(data[c:e]) + [EOM]
-        suf, pre = ctx.index(SUF), len(ctx) - 1 - ctx[::-1].index(PRE)
-        a = match.anchor(stream, len(ctx), suf + 1, pre - suf - 1)
+        a = match.anchor_in_stream(stream, len(ctx))
         if a is None or not a[2]:  # the left-only anchor keeps the plain weights
             continue
         found += 1

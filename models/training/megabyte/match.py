@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .symbols import EOM
+from .symbols import EOM, PRE, SUF
 
 TABLE_BITS = 20   # hash table of 2^20 positions (4 MB in the engine)
 VERIFY = 64       # symbols compared backwards to confirm a match found by hash
@@ -114,11 +114,21 @@ def slot(s, i: int, min_len: int) -> int:
     return (h ^ (h >> 12)) & ((1 << TABLE_BITS) - 1)
 
 
-def predictions(stream, min_len: int = MIN_LEN, anchor_at: tuple[int, int, int] | None = None):
-    """(pred, length) for every position of `stream` (symbols); pred is -1 where no match runs.
-    With anchor_at = (position, source, length, two_sided, end), the match is set there at that
-    position, and a third array says where a two-sided (suffix) anchored match runs:
-    (pred, length, anchored). An anchored match that reaches `end` predicts EOM, and ends."""
+def anchor_in_stream(s, n: int) -> tuple[int, int, bool, int] | None:
+    """`anchor` for a middle starting at n, its suffix found in the stream: between the last SUF
+    and PRE before n (the fill-in-the-middle layout), none in a left-to-right stream."""
+    suf = max((i for i in range(n) if s[i] == SUF), default=-1)
+    if suf < 0:
+        return anchor(s, n, 0, 0)
+    pre = max(i for i in range(n) if s[i] == PRE)
+    return anchor(s, n, suf + 1, pre - suf - 1)
+
+
+def predictions(stream, min_len: int = MIN_LEN, anchor_at: tuple[int, int, int, bool, int] | None = None):
+    """(pred, length, anchored) for every position of `stream` (symbols); pred is -1 where no
+    match runs. With anchor_at = (position, source, length, two_sided, end), the match is set
+    there at that position; `anchored` says where a two-sided (suffix) anchored match runs. An
+    anchored match that reaches `end` predicts EOM, and ends."""
     s = [int(x) for x in stream]
     n = len(s)
     pred = np.full(n, -1, dtype=np.int32)
@@ -155,7 +165,7 @@ def predictions(stream, min_len: int = MIN_LEN, anchor_at: tuple[int, int, int] 
             pred[i] = EOM if on and ptr == end else s[ptr]
             length[i] = ln
             anchored[i] = on
-    return (pred, length, anchored) if anchor_at is not None else (pred, length)
+    return pred, length, anchored
 
 
 def bucket(length: np.ndarray, bounds: list[int]) -> np.ndarray:

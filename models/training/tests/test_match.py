@@ -17,17 +17,17 @@ REPO = os.path.dirname(os.path.dirname(ROOT))
 
 def test_predicts_what_followed_the_most_recent_occurrence():
     s = list(b"abcdXabcdY abcd")
-    pred, length = match.predictions(s)
+    pred, length, _ = match.predictions(s)
     assert chr(pred[9]) == "X" and length[9] == 4
     assert (pred[:9] == -1).all(), "nothing repeats before the second abcd"
     # one past the end: a stream that goes on predicts Y, the most recent continuation
-    pred2, _ = match.predictions(s + [0])
+    pred2, _, _ = match.predictions(s + [0])
     assert chr(pred2[15]) == "Y"
 
 
 def test_a_wrong_prediction_ends_the_match_and_lengths_grow_while_it_runs():
     s = list(b"the quick brown fox; the quick brown cat")
-    pred, length = match.predictions(s)
+    pred, length, _ = match.predictions(s)
     at = len(s) - 3
     assert chr(pred[at]) == "f" and length[at] >= 16
     assert pred[at + 1] == -1
@@ -54,7 +54,7 @@ def test_the_committed_fixture_matches_this_implementation():
     fx = json.loads(open(os.path.join(REPO, "models", "mb-small", "fixture.json")).read())
     mm = json.loads(open(os.path.join(REPO, "models", "mb-small", "manifest.json")).read())["match_model"]
     text = base64.b64decode(fx["text_b64"])
-    pred, length = match.predictions([BOS] + list(text), mm["min_len"])
+    pred, length, _ = match.predictions([BOS] + list(text), mm["min_len"])
     assert pred.tolist() == fx["match"]["pred"]
     assert length.tolist() == fx["match"]["len"]
     assert mm["table_bits"] == match.TABLE_BITS and mm["verify"] == match.VERIFY
