@@ -2,7 +2,7 @@
 //                     [--no-suffix] [--temperature T] [--seed S] [--stop line|block|budget]
 // N is a byte offset. Last line: {"candidates":["..."],"ms":{"encode":e,"first":f,"total":t},"ep":"cpu"}
 import { readFileSync } from 'node:fs';
-import type { StopRule } from '../engine/api';
+import { STOP_RULES, isStopRule, type StopRule } from '../engine/api';
 import { EngineCore } from '../engine/engine';
 import { defaultModelDir, fail, intFlag, parseArgs } from './args';
 
@@ -19,7 +19,9 @@ async function main(): Promise<void> {
   const offset = intFlag(p, 'offset', bytes.length, 0, bytes.length);
   if (offset < bytes.length && (bytes[offset] & 0xc0) === 0x80) fail(`--offset ${offset} is inside a UTF-8 character`);
   const text = bytes.toString('utf8');
-  const stop = String(p.flags.get('stop') ?? 'block') as StopRule;
+  const stopFlag = String(p.flags.get('stop') ?? 'block');
+  if (!isStopRule(stopFlag)) fail(`--stop must be one of ${STOP_RULES.join(', ')}, got ${stopFlag}`);
+  const stop: StopRule = stopFlag;
   const engine = await EngineCore.load(String(p.flags.get('model') ?? defaultModelDir()), {
     threads: intFlag(p, 'threads', 0, 0, 256), executionProviders: ['cpu'],
   });

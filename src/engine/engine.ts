@@ -9,7 +9,7 @@
 // the file. The fill-in-the-middle stream puts the far prefix first (plain text, its end
 // aligned to a top patch, reused across cursor moves), then SUF suffix PRE, then the near
 // prefix, so typing at the cursor only appends to the stream.
-import type { CompleteRequest, CompleteResult, EngineOptions, ModelInfo, ScoreRequest, ScoreResult, Candidate, TextEdit } from './api';
+import type { CompleteRequest, CompleteResult, EngineOptions, ModelInfo, ScoreRequest, ScoreResult, Candidate, StopReason, TextEdit } from './api';
 import { EngineError, DEFAULT_OPTIONS } from './api';
 import { BOS, EOM, PRE, SUF, VOCAB_SIZE } from './contract';
 import { CancelToken, Decoder, GlobalCache, encodeGlobal, NEVER_CANCELLED, CancelledError } from './decoder';
@@ -271,7 +271,7 @@ export class EngineCore {
     };
     const outs: number[][] = Array.from({ length: N }, () => []);
     const bits: number[][] = Array.from({ length: N }, () => []);
-    const reason: string[] = new Array(N).fill('');
+    const reason: StopReason[] = new Array<StopReason>(N);
     const random = rng(req.seed ?? 0x5eed);
     const matcher = this.matcher();
     const match = matcher && startMatches(matcher, stream, fim, N);

@@ -1,5 +1,5 @@
 // Messages between the extension host (client.ts) and the inference worker (worker.ts).
-import type { CompleteRequest, EngineOptions, EngineState, ScoreRequest, TextEdit } from './api';
+import type { CompleteRequest, EngineOptions, ErrorCode, EngineState, ScoreRequest, TextEdit } from './api';
 
 export type ToWorker =
   | { type: 'load'; id: number; dir: string; options: EngineOptions }
@@ -14,7 +14,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'result'; id: number; ok: true; value: unknown }
-  | { type: 'result'; id: number; ok: false; error: { message: string; code: string } }
+  | { type: 'result'; id: number; ok: false; error: { message: string; code: ErrorCode } }
   | { type: 'progress'; id: number; done: number; total: number }
   | { type: 'state'; state: EngineState }
   | { type: 'resync'; uri: string }

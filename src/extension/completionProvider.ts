@@ -4,7 +4,7 @@
 
 import * as vscode from 'vscode';
 import type { Engine } from '../engine/api';
-import { EngineError } from '../engine/api';
+import { isSuperseded } from '../engine/api';
 import type { Config } from './config';
 import type { DocumentSync } from './documents';
 import { postprocess } from './postprocess';
@@ -107,7 +107,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
       return this.offer(document, position, context, texts);
     } catch (err) {
       // Cancelled and stale requests are the normal life of a keystroke-driven provider.
-      if (token.isCancellationRequested || (err instanceof EngineError && (err.code === 'cancelled' || err.code === 'stale'))) return undefined;
+      if (token.isCancellationRequested || isSuperseded(err)) return undefined;
       log.error(`complete ${uri} v${document.version} @${offset} failed: ${err instanceof Error ? err.message : String(err)}`);
       return undefined;
     } finally {

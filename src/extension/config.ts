@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineOptions, ExecutionProvider, StopRule } from '../engine/api';
-import { DEFAULT_OPTIONS } from '../engine/api';
+import { DEFAULT_OPTIONS, isStopRule } from '../engine/api';
 
 /**
  * A change to any of these re-resolves the model and reloads it when needed: onnxruntime fixes
@@ -43,7 +43,6 @@ export interface ModelsConfig {
   folder: string;
 }
 
-const STOP_RULES: readonly StopRule[] = ['line', 'block', 'budget'];
 const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['cuda', 'webgpu', 'cpu'];
 
 /** Clamps a setting: package.json's minimum/maximum are advisory, settings.json can hold anything. */
@@ -68,7 +67,7 @@ export class Config {
       maxBytes: num(c.get('maxBytes'), 256, 1, 8192),
       candidates: num(c.get('candidates'), 3, 1, 8),
       temperature: num(c.get('temperature'), 0, 0, 2, false),
-      stopRule: STOP_RULES.includes(stop as StopRule) ? (stop as StopRule) : 'block',
+      stopRule: isStopRule(stop) ? stop : 'block',
       timeBudgetMs: num(c.get('timeBudgetMs'), 2000, 50, 60_000),
       excludeLanguages: Array.isArray(exclude) ? exclude.filter((l): l is string => typeof l === 'string') : [],
     };

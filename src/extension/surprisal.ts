@@ -8,7 +8,7 @@
 
 import * as vscode from 'vscode';
 import type { Engine, ScoreResult } from '../engine/api';
-import { EngineError } from '../engine/api';
+import { isSuperseded } from '../engine/api';
 import { levelRuns, lineScoresInSlices, mostSurprising, paintWindows, windowsCover, type LineScores, type LineSpan } from './bytes';
 import { epLabel } from './continuationHtml';
 import type { DocumentSync } from './documents';
@@ -154,7 +154,7 @@ export class SurprisalView implements vscode.Disposable {
       );
       return result;
     } catch (err) {
-      if (abort.signal.aborted || (err instanceof EngineError && (err.code === 'cancelled' || err.code === 'stale'))) return undefined;
+      if (abort.signal.aborted || isSuperseded(err)) return undefined;
       const message = err instanceof Error ? err.message : String(err);
       log.error(`score ${uri} v${version} failed: ${message}`);
       void vscode.window.showErrorMessage(`MEGABYTE: scoring failed: ${message}`, 'Show log').then((a) => a && log.show());

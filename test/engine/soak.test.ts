@@ -44,7 +44,7 @@ test("the content check catches an engine whose copy of the document is one edit
 });
 
 test('candidate validity and near-tie comparison', () => {
-  const c = (text: string, bits: number[]) => ({ text, bits, stoppedBy: 'budget' });
+  const c = (text: string, bits: number[]) => ({ text, bits, stoppedBy: 'budget' as const });
   assert.ok(validCandidate(c('ab', [1, 2]), 16));
   assert.ok(validCandidate(c('é', [1, 2]), 16));
   assert.ok(!validCandidate(c('é', [1]), 16), 'one bit count per byte');
