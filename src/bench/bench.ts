@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { CompleteRequest, ExecutionProvider } from '../engine/api';
+import { EXECUTION_PROVIDERS, type CompleteRequest, type ExecutionProvider } from '../engine/api';
 import { startEngine } from '../engine/client';
 import { BOS } from '../engine/contract';
 import { encodeGlobal, GlobalCache, NEVER_CANCELLED } from '../engine/decoder';
@@ -20,6 +20,7 @@ import { EngineCore } from '../engine/engine';
 import { compressorBpb, heldoutSample, HeldoutFile, loadSource, longHeldout, prefixText, Source, TYPESCRIPT_JS } from './sample';
 import { fitTrend, median, percentile, round } from './stats';
 import { writeReport } from './report';
+import { intFlag, noPositional, parseArgs, stringFlag, UsageError, type FlagTable } from '../cli/args';
 
 const KB = 1024;
 /** Keystrokes the baseline types even past its time cap (percentiles of fewer mean nothing). */
@@ -140,31 +141,50 @@ interface Flags {
   baseline?: string;
   ep: ExecutionProvider[];
   threads: number;
+  /** Run one part alone (see ONLY_PARTS). */
+  only?: OnlyPart;
   child?: string;
   bytes: number;
 }
 
+/** The parts --only can run alone. */
+const ONLY_PARTS = ['memory'] as const;
+type OnlyPart = (typeof ONLY_PARTS)[number];
+
+/** The bench's flags; `--child` and `--bytes` are how it runs its own memory child processes. */
+export const BENCH_FLAGS = {
+  quick: { help: 'about a minute: shorter documents, fewer keystrokes, a smaller held-out sample' },
+  gpu: { help: 'the GPU profile: timings on --ep, then PyTorch on the same model (the ceiling); no quality' },
+  python: { value: 'EXE', help: "Python for the ceiling and the baseline's export (default: the project's .venv)" },
+  'torch-device': { value: 'DEV', help: 'PyTorch device of the ceiling (default cuda)' },
+  ceiling: { value: 'FILE', help: 'a JSON line of models/training/ceiling.py measured apart' },
+  model: { value: 'DIR', help: 'the MEGABYTE model (default models/mb-small)' },
+  baseline: { value: 'DIR', help: 'the plain baseline (default: exported from the recipe checkpoint)' },
+  ep: { value: 'cpu,...', help: 'execution providers, in order (default cpu)' },
+  threads: { value: 'N', help: 'CPU threads, 0: onnxruntime decides' },
+  only: { value: ONLY_PARTS.join('|'), help: 'run one part alone and print its lines (no report is written)' },
+  child: { value: 'memory', help: '(internal) one memory measurement in this process' },
+  bytes: { value: 'N', help: '(internal) document bytes of a memory child, 0: none' },
+} as const satisfies FlagTable;
+
 function parseFlags(argv: string[]): Flags {
-  const f: Flags = { quick: false, gpu: false, torchDevice: 'cuda', model: path.join(ROOT, 'models', 'mb-small'), ep: ['cpu'], threads: 0, bytes: 0 };
-  for (let i = 0; i < argv.length; i++) {
-    const [k, inline] = argv[i].split(/=(.*)/s);
-    const val = () => inline ?? argv[++i];
-    switch (k) {
-      case '--quick': f.quick = true; break;
-      case '--gpu': f.gpu = true; break;
-      case '--python': f.python = val(); break;
-      case '--torch-device': f.torchDevice = val(); break;
-      case '--ceiling': f.ceiling = path.resolve(val()); break;
-      case '--model': f.model = path.resolve(val()); break;
-      case '--baseline': f.baseline = path.resolve(val()); break;
-      case '--ep': f.ep = val().split(',') as ExecutionProvider[]; break;
-      case '--threads': f.threads = Number(val()); break;
-      case '--child': f.child = val(); break;
-      case '--bytes': f.bytes = Number(val()); break;
-      default: throw new Error(`unknown argument ${argv[i]} (usage: npm run bench -- [--quick | --gpu [--python EXE] [--torch-device cuda] [--ceiling FILE]] [--model DIR] [--baseline DIR] [--ep cpu] [--threads N])`);
-    }
-  }
-  return f;
+  const p = parseArgs(argv, BENCH_FLAGS);
+  noPositional(p, BENCH_FLAGS);
+  const dir = (name: string) => (stringFlag(p, name) !== undefined ? path.resolve(stringFlag(p, name) as string) : undefined);
+  const ep = (stringFlag(p, 'ep') ?? 'cpu').split(',');
+  const bad = ep.find((e) => !(EXECUTION_PROVIDERS as readonly string[]).includes(e));
+  if (bad !== undefined) throw new UsageError(`--ep: unknown execution provider ${bad} (known: ${EXECUTION_PROVIDERS.join(', ')})`);
+  const only = stringFlag(p, 'only');
+  if (only !== undefined && !(ONLY_PARTS as readonly string[]).includes(only)) throw new UsageError(`--only must be one of ${ONLY_PARTS.join(', ')}, got ${only}`);
+  const child = stringFlag(p, 'child');
+  if (child !== undefined && child !== 'memory') throw new UsageError(`--child must be memory, got ${child}`);
+  if (p.flags.has('quick') && p.flags.has('gpu')) throw new UsageError('--quick and --gpu are two profiles: give one');
+  return {
+    quick: p.flags.has('quick'), gpu: p.flags.has('gpu'), python: stringFlag(p, 'python'), torchDevice: stringFlag(p, 'torch-device') ?? 'cuda',
+    ceiling: dir('ceiling'), model: dir('model') ?? path.join(ROOT, 'models', 'mb-small'), baseline: dir('baseline'),
+    ep: ep as ExecutionProvider[], threads: intFlag(p, 'threads', 0, 0, 256), only: only as OnlyPart | undefined, child,
+    bytes: intFlag(p, 'bytes', 0, 0, 1_000_000_000),
+  };
 }
 
 // ---- models -------------------------------------------------------------------------------
@@ -743,6 +763,7 @@ async function main(): Promise<void> {
   const f = parseFlags(process.argv.slice(2));
   if (f.child === 'memory') return childMemory(f);
   const cfg = f.gpu ? GPU : f.quick ? QUICK : FULL;
+  if (f.only === 'memory') return measureMemory(cfg, f);
   const loadStart = os.loadavg();
   const model = modelRef(f.model);
   const baseline = modelRef(baselineDir(f.baseline, f.python));
@@ -817,6 +838,6 @@ function summarize(all: Line[], seconds: number, cfg: Config): Line {
 }
 
 main().catch((e) => {
-  console.error(e instanceof Error ? e.stack ?? e.message : String(e));
+  console.error(e instanceof UsageError ? `error: ${e.message}` : e instanceof Error ? e.stack ?? e.message : String(e));
   process.exit(1);
 });

@@ -15,7 +15,17 @@ import * as path from 'node:path';
 import { EngineCore } from '../engine/engine';
 import { rng } from '../engine/sampling';
 import { similarity } from './stats';
-import { defaultModelDir, fail, intFlag, parseArgs, repoRoot } from '../cli/args';
+import { defaultModelDir, fail, intFlag, noPositional, parseArgs, repoRoot, stringFlag, type FlagTable } from '../cli/args';
+
+export const INFILL_FLAGS = {
+  model: { value: 'DIR', help: 'model directory (default models/mb-small)' },
+  corpus: { value: 'DIR', help: 'corpus with the held-out split (default .cache/corpus)' },
+  spans: { value: 'N', help: 'held-out spans, half single lines, half 2-4 lines (default 60)' },
+  seed: { value: 'S', help: 'which spans (default 7)' },
+  candidates: { value: 'K', help: 'candidates per span (default 3)' },
+  'network-only': { help: 'only the network, without the match model' },
+  verbose: { help: 'each span and its candidates, on stderr' },
+} as const satisfies FlagTable;
 
 interface Span { file: string; text: string; start: number; end: number; kind: 'line' | 'lines' }
 
@@ -45,11 +55,12 @@ export function heldoutSpans(corpus: string, count: number, seed: number): Span[
 }
 
 async function main(): Promise<void> {
-  const p = parseArgs(process.argv.slice(2), ['verbose', 'network-only']);
-  const corpus = String(p.flags.get('corpus') ?? path.join(repoRoot(), '.cache', 'corpus'));
+  const p = parseArgs(process.argv.slice(2), INFILL_FLAGS);
+  noPositional(p, INFILL_FLAGS);
+  const corpus = stringFlag(p, 'corpus') ?? path.join(repoRoot(), '.cache', 'corpus');
   if (!existsSync(path.join(corpus, 'heldout.idx'))) fail(`no held-out split at ${corpus}: run models/training/corpus.py first`);
   const spans = heldoutSpans(corpus, intFlag(p, 'spans', 60, 1, 10000), intFlag(p, 'seed', 7));
-  const engine = await EngineCore.load(String(p.flags.get('model') ?? defaultModelDir()), { executionProviders: ['cpu'] });
+  const engine = await EngineCore.load(stringFlag(p, 'model') ?? defaultModelDir(), { executionProviders: ['cpu'] });
   const t0 = performance.now();
   engine.options.matchModel = true;
   const hasMatch = engine.matcher() !== undefined;

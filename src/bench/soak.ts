@@ -27,7 +27,7 @@ import type { Candidate, CompleteRequest, CompleteResult, ExecutionProvider, Sto
 import { EngineError } from '../engine/api';
 import { startEngine, WorkerEngine } from '../engine/client';
 import { rng } from '../engine/sampling';
-import { defaultModelDir, fail, intFlag, parseArgs, repoRoot } from '../cli/args';
+import { COMMON_FLAGS, UsageError, defaultModelDir, fail, intFlag, noPositional, parseArgs, repoRoot, stringFlag, type FlagTable } from '../cli/args';
 import { percentile, round } from './stats';
 
 export interface SoakOptions {
@@ -510,17 +510,27 @@ export async function soak(options: Partial<SoakOptions> & { modelDir?: string }
   return r;
 }
 
+export const SOAK_FLAGS = {
+  ...COMMON_FLAGS,
+  keystrokes: { value: 'N', help: `simulated keystrokes (default ${DEFAULT_SOAK.keystrokes})` },
+  seed: { value: 'S', help: 'edit and request sequence' },
+  'doc-bytes': { value: 'BYTES', help: `document size (default ${DEFAULT_SOAK.docBytes})` },
+  'verify-every': { value: 'N', help: 'check the worker holds the right text every N keystrokes, 0: never' },
+  worker: { value: 'FILE', help: 'another build of the worker, for comparisons' },
+} as const satisfies FlagTable;
+
 async function main(): Promise<void> {
-  const p = parseArgs(process.argv.slice(2));
+  const p = parseArgs(process.argv.slice(2), SOAK_FLAGS);
+  noPositional(p, SOAK_FLAGS);
   const opts: Partial<SoakOptions> = {
     keystrokes: intFlag(p, 'keystrokes', DEFAULT_SOAK.keystrokes, 1),
     seed: intFlag(p, 'seed', DEFAULT_SOAK.seed),
     docBytes: intFlag(p, 'doc-bytes', DEFAULT_SOAK.docBytes, 1024, 1_000_000),
     verifyEvery: intFlag(p, 'verify-every', DEFAULT_SOAK.verifyEvery, 0),
     threads: intFlag(p, 'threads', DEFAULT_SOAK.threads, 0, 256),
-    modelDir: typeof p.flags.get('model') === 'string' ? path.resolve(p.flags.get('model') as string) : defaultModelDir(),
+    modelDir: path.resolve(stringFlag(p, 'model') ?? defaultModelDir()),
     // Another build of the worker (e.g. one with different session options), for comparisons.
-    workerPath: typeof p.flags.get('worker') === 'string' ? path.resolve(p.flags.get('worker') as string) : undefined,
+    workerPath: stringFlag(p, 'worker') !== undefined ? path.resolve(stringFlag(p, 'worker') as string) : undefined,
     progress: (line) => process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${line}\n`),
   };
   process.stderr.write(`[soak] ${opts.keystrokes} keystrokes, seed ${opts.seed}, ${os.cpus().length} CPUs\n`);
@@ -530,4 +540,4 @@ async function main(): Promise<void> {
 }
 
 // Only as its own program (the tests import soak() into their bundle, where require.main is the test).
-if (require.main === module && path.basename(process.argv[1] ?? '') === 'soak.js') main().catch((e) => fail((e as Error).stack ?? (e as Error).message));
+if (require.main === module && path.basename(process.argv[1] ?? '') === 'soak.js') main().catch((e) => fail(e instanceof UsageError ? e.message : (e as Error).stack ?? (e as Error).message));

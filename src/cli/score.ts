@@ -3,14 +3,20 @@
 // Last line: {"files":n,"bytes":N,"bits":B,"bpb":x,"seconds":s,"ep":"cpu"}
 import { readFileSync } from 'node:fs';
 import { EngineCore } from '../engine/engine';
-import { defaultModelDir, fail, intFlag, parseArgs } from './args';
+import { COMMON_FLAGS, defaultModelDir, fail, flagHelp, intFlag, parseArgs, stringFlag, type FlagTable } from './args';
+
+const SCORE_FLAGS = {
+  ...COMMON_FLAGS,
+  context: { value: 'BYTES', help: 'context before each byte, 0: the whole file (at most 1,000,000)' },
+  'per-file': { help: 'a JSON line per file before the total' },
+} as const satisfies FlagTable;
 
 async function main(): Promise<void> {
-  const p = parseArgs(process.argv.slice(2), ['per-file']);
-  if (!p.positional.length) fail('usage: npm run score -- [--model DIR] [--context BYTES] [--per-file] FILE...');
+  const p = parseArgs(process.argv.slice(2), SCORE_FLAGS);
+  if (!p.positional.length) fail(`usage: npm run score -- [flags] FILE...\n${flagHelp(SCORE_FLAGS)}`);
   const context = intFlag(p, 'context', 0, 0, 1_000_000);
   const threads = intFlag(p, 'threads', 0, 0, 256);
-  const engine = await EngineCore.load(String(p.flags.get('model') ?? defaultModelDir()), { threads, executionProviders: ['cpu'] });
+  const engine = await EngineCore.load(stringFlag(p, 'model') ?? defaultModelDir(), { threads, executionProviders: ['cpu'] });
   const t0 = performance.now();
   let bytes = 0;
   let bits = 0;

@@ -1,7 +1,8 @@
 // The engine's public types: what the extension host (or a CLI, or a benchmark) exchanges with
 // the inference worker. No `vscode` import anywhere under src/engine.
 
-export type ExecutionProvider = 'cuda' | 'webgpu' | 'cpu';
+export const EXECUTION_PROVIDERS = ['cuda', 'webgpu', 'cpu'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
 export interface EngineOptions {
   /** Execution providers to try, in order; a provider that fails to create or to run falls back to the next. */

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineOptions, ExecutionProvider, StopRule } from '../engine/api';
-import { DEFAULT_OPTIONS, isStopRule } from '../engine/api';
+import { DEFAULT_OPTIONS, EXECUTION_PROVIDERS, isStopRule } from '../engine/api';
 
 /**
  * A change to any of these re-resolves the model and reloads it when needed: onnxruntime fixes
@@ -43,7 +43,6 @@ export interface ModelsConfig {
   folder: string;
 }
 
-const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['cuda', 'webgpu', 'cpu'];
 
 /** Clamps a setting: package.json's minimum/maximum are advisory, settings.json can hold anything. */
 function num(value: unknown, fallback: number, min: number, max: number, integer = true): number {
@@ -90,7 +89,7 @@ export class Config {
   engineOptions(): EngineOptions {
     const c = this.workspace.getConfiguration('megabyte.performance');
     const eps = c.get<unknown>('executionProviders');
-    const chosen = Array.isArray(eps) ? [...new Set(eps.filter((e): e is ExecutionProvider => EXECUTION_PROVIDERS.includes(e)))] : [];
+    const chosen = Array.isArray(eps) ? [...new Set(eps.filter((e): e is ExecutionProvider => (EXECUTION_PROVIDERS as readonly unknown[]).includes(e)))] : [];
     return {
       executionProviders: chosen.length > 0 ? chosen : [...DEFAULT_OPTIONS.executionProviders],
       threads: num(c.get('threads'), DEFAULT_OPTIONS.threads, 0, 256),
