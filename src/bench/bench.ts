@@ -19,6 +19,7 @@ import { encodeGlobal, GlobalCache, NEVER_CANCELLED } from '../engine/decoder';
 import { EngineCore } from '../engine/engine';
 import { compressorBpb, heldoutSample, HeldoutFile, loadSource, longHeldout, prefixText, Source, TYPESCRIPT_JS } from './sample';
 import { fitTrend, median, percentile, round } from './stats';
+import type { Line, ModelRef } from './lines';
 import { writeReport } from './report';
 import { intFlag, noPositional, parseArgs, stringFlag, UsageError, type FlagTable } from '../cli/args';
 
@@ -105,8 +106,6 @@ const GPU: Config = {
   baselineGenBudgetMs: 10_000,
 };
 
-/** One line of output: `measure` names the measurement. */
-export type Line = { measure: string } & Record<string, unknown>;
 
 const ROOT = repoRoot();
 const T0 = performance.now();
@@ -188,17 +187,6 @@ function parseFlags(argv: string[]): Flags {
 }
 
 // ---- models -------------------------------------------------------------------------------
-
-export interface ModelRef {
-  name: string;
-  dir: string;
-  architecture: string;
-  parameters: number;
-  manifest_sha256: string;
-  weights: 'trained' | 'random';
-  /** Optimizer steps from the manifest's `training` entry (null: none recorded). */
-  training_steps: number | null;
-}
 
 function modelRef(dir: string): ModelRef {
   const raw = readFileSync(path.join(dir, 'manifest.json'));

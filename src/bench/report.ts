@@ -1,7 +1,7 @@
 // The dated results table (Markdown) and its plots, from the measurement lines of one run.
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Line, ModelRef } from './bench';
+import type { Line, ModelRef } from './lines';
 import { barChart, Chart, logLogChart, writeCharts } from './plot';
 
 interface Meta {
