@@ -2,6 +2,8 @@
 //   1. types and lint   2. engine (node --test)   3. recipe (pytest)   4. extension in a real VS Code
 //   5. the packaged vsix installed into that VS Code
 // MEGABYTE_SKIP_TIERS=extension (comma list) skips tiers, for quick local runs only.
+// Tier names as arguments run only those tiers (`npm run test:engine` is `build engine`: the
+// same node --test command as npm test's); --dry-run prints the chosen tiers as JSON instead.
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
@@ -17,8 +19,21 @@ const tiers = [
   // The packaged vsix installed into that VS Code as a user installs it: loads its own model, shows ghost text.
   ['vsix', 'node', ['test/e2e/vsix.mjs']],
 ];
+const argv = process.argv.slice(2);
+const dryRun = argv.includes('--dry-run');
+const only = argv.filter((a) => a !== '--dry-run');
+const unknown = only.filter((a) => !tiers.some(([name]) => name === a));
+if (unknown.length) {
+  console.error(`unknown tier ${unknown.join(', ')}; tiers: ${tiers.map(([name]) => name).join(', ')}`);
+  process.exit(2);
+}
+const chosen = only.length ? tiers.filter(([name]) => only.includes(name)) : tiers;
+if (dryRun) {
+  console.log(JSON.stringify(chosen));
+  process.exit(0);
+}
 const times = {};
-for (const [name, cmd, args] of tiers) {
+for (const [name, cmd, args] of chosen) {
   if (skip.has(name)) {
     console.log(`\n=== ${name}: skipped (MEGABYTE_SKIP_TIERS)`);
     continue;
