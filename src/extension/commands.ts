@@ -1,5 +1,6 @@
-// Every command in one table, all registered at activation; package.json contributes the same
-// ids and titles under category "MEGABYTE" and hides some by context keys (megabyte.modelReady).
+// Every command in one table, all registered at activation. Their ids and titles are
+// contributes.ts's COMMAND_TITLES (package.json contributes the same, held together by
+// test/unit/contributes.test.ts, and hides some by context keys such as megabyte.modelReady).
 
 import * as vscode from 'vscode';
 import type { CompleteResult, ModelInfo, ScoreResult } from '../engine/api';
@@ -9,6 +10,7 @@ import type { Ctx } from './ctx';
 import { pickModel } from './modelPicker';
 import { resolveModel, sameDir } from './models';
 import type { SurprisalView } from './surprisal';
+import { COMMAND_TITLES, type CommandId } from './contributes';
 
 export interface Features {
   ctx: Ctx;
@@ -18,43 +20,40 @@ export interface Features {
 }
 
 interface Command {
-  title: string;
   run(features: Features, ...args: unknown[]): unknown;
 }
 
+/** What each command does; exactly the ids of COMMAND_TITLES (a missing or extra one is a type error). */
 export const COMMANDS = {
   'megabyte.summarizeContinuation': {
-    title: 'Summarize continuation',
     run: (f): Promise<CompleteResult | undefined> => f.continuation.run(),
   },
   'megabyte.selectModel': {
-    title: 'Select model',
     // A directory argument loads it without the picker (keybindings, tests).
     run: (f, dir): Promise<ModelInfo | undefined> => (typeof dir === 'string' ? f.ctx.loadModel(dir) : selectModel(f)),
   },
   'megabyte.toggleSurprisal': {
-    title: 'Toggle surprisal view',
     run: (f): Promise<ScoreResult | undefined> => f.surprisal.toggle(),
   },
   'megabyte.togglePause': {
-    title: 'Pause/resume completions',
     run: (f): boolean => {
       f.ctx.setPaused(!f.ctx.paused);
       return f.ctx.paused;
     },
   },
   'megabyte.showLog': {
-    title: 'Show log',
     run: (f): void => f.ctx.log.show(),
   },
-} satisfies Record<string, Command>;
+} satisfies { [K in CommandId]: Command };
 
-export type CommandId = keyof typeof COMMANDS;
+export type { CommandId };
 
+/** Registers every command of COMMAND_TITLES with its run function. */
 export function registerCommands(features: Features): vscode.Disposable[] {
-  return Object.entries(COMMANDS).map(([id, command]: [string, Command]) =>
-    vscode.commands.registerCommand(id, (...args: unknown[]) => command.run(features, ...args)),
-  );
+  return (Object.keys(COMMAND_TITLES) as CommandId[]).map((id) => {
+    const command: Command = COMMANDS[id];
+    return vscode.commands.registerCommand(id, (...args: unknown[]) => command.run(features, ...args));
+  });
 }
 
 async function selectModel(f: Features): Promise<ModelInfo | undefined> {

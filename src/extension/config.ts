@@ -1,12 +1,14 @@
 // Typed getters over the `megabyte.*` settings (package.json holds their schema, titles and
-// scopes). Values are read on use, so a change applies to the next request without a listener;
-// the few that need the model reloaded are listed once in MODEL_RELOAD_SETTINGS.
+// scopes; their types, defaults and bounds come from contributes.ts, which a unit test holds
+// package.json to). Values are read on use, so a change applies to the next request without a
+// listener; the few that need the model reloaded are listed once in MODEL_RELOAD_SETTINGS.
 
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineOptions, ExecutionProvider, StopRule } from '../engine/api';
-import { DEFAULT_OPTIONS, EXECUTION_PROVIDERS, isStopRule } from '../engine/api';
+import { EXECUTION_PROVIDERS, isStopRule } from '../engine/api';
+import { SETTINGS, type NumberSettingId, type SettingId } from './contributes';
 
 /**
  * A change to any of these re-resolves the model and reloads it when needed: onnxruntime fixes
@@ -45,11 +47,15 @@ export interface ModelsConfig {
 
 
 /** Clamps a setting: package.json's minimum/maximum are advisory, settings.json can hold anything. */
-function num(value: unknown, fallback: number, min: number, max: number, integer = true): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) return fallback;
-  const v = Math.min(max, Math.max(min, value));
-  return integer ? Math.round(v) : v;
+export function clampSetting(id: NumberSettingId, value: unknown): number {
+  const s = SETTINGS[id];
+  if (typeof value !== 'number' || !Number.isFinite(value)) return s.default;
+  const v = Math.min(s.maximum, Math.max(s.minimum, value));
+  return s.type === 'integer' ? Math.round(v) : v;
 }
+
+/** The setting's key within its section (`getConfiguration('megabyte.completion').get(key)`). */
+const key = (id: SettingId) => id.slice(id.lastIndexOf('.') + 1);
 
 export class Config {
   // Only getConfiguration: the narrow interface keeps Config testable with a stub.
@@ -61,19 +67,20 @@ export class Config {
     const stop = c.get<string>('stopRule');
     const exclude = c.get<unknown>('excludeLanguages');
     return {
-      enabled: c.get<boolean>('enabled') !== false,
-      debounceMs: num(c.get('debounceMs'), 150, 0, 5000),
-      maxBytes: num(c.get('maxBytes'), 256, 1, 8192),
-      candidates: num(c.get('candidates'), 3, 1, 8),
-      temperature: num(c.get('temperature'), 0, 0, 2, false),
-      stopRule: isStopRule(stop) ? stop : 'block',
-      timeBudgetMs: num(c.get('timeBudgetMs'), 2000, 50, 60_000),
+      enabled: bool(c.get('enabled'), SETTINGS['megabyte.completion.enabled'].default),
+      debounceMs: clampSetting('megabyte.completion.debounceMs', c.get(key('megabyte.completion.debounceMs'))),
+      maxBytes: clampSetting('megabyte.completion.maxBytes', c.get(key('megabyte.completion.maxBytes'))),
+      candidates: clampSetting('megabyte.completion.candidates', c.get(key('megabyte.completion.candidates'))),
+      temperature: clampSetting('megabyte.completion.temperature', c.get(key('megabyte.completion.temperature'))),
+      stopRule: isStopRule(stop) ? stop : SETTINGS['megabyte.completion.stopRule'].default,
+      timeBudgetMs: clampSetting('megabyte.completion.timeBudgetMs', c.get(key('megabyte.completion.timeBudgetMs'))),
       excludeLanguages: Array.isArray(exclude) ? exclude.filter((l): l is string => typeof l === 'string') : [],
     };
   }
 
   continuation(): { maxBytes: number } {
-    return { maxBytes: num(this.workspace.getConfiguration('megabyte.continuation').get('maxBytes'), 2048, 1, 65_536) };
+    const id = 'megabyte.continuation.maxBytes';
+    return { maxBytes: clampSetting(id, this.workspace.getConfiguration('megabyte.continuation').get(key(id))) };
   }
 
   models(): ModelsConfig {
@@ -91,14 +98,19 @@ export class Config {
     const eps = c.get<unknown>('executionProviders');
     const chosen = Array.isArray(eps) ? [...new Set(eps.filter((e): e is ExecutionProvider => (EXECUTION_PROVIDERS as readonly unknown[]).includes(e)))] : [];
     return {
-      executionProviders: chosen.length > 0 ? chosen : [...DEFAULT_OPTIONS.executionProviders],
-      threads: num(c.get('threads'), DEFAULT_OPTIONS.threads, 0, 256),
-      maxContextBytes: num(c.get('maxContextBytes'), DEFAULT_OPTIONS.maxContextBytes, 1024, 1_000_000),
-      suffixBytes: num(c.get('suffixBytes'), DEFAULT_OPTIONS.suffixBytes, 0, 65_536),
-      memoryBudgetBytes: num(c.get('memoryBudgetMB'), DEFAULT_OPTIONS.memoryBudgetBytes / 2 ** 20, 16, 65_536) * 2 ** 20,
-      matchModel: c.get<boolean>('matchModel') !== false,
+      executionProviders: chosen.length > 0 ? chosen : [...SETTINGS['megabyte.performance.executionProviders'].default],
+      threads: clampSetting('megabyte.performance.threads', c.get(key('megabyte.performance.threads'))),
+      maxContextBytes: clampSetting('megabyte.performance.maxContextBytes', c.get(key('megabyte.performance.maxContextBytes'))),
+      suffixBytes: clampSetting('megabyte.performance.suffixBytes', c.get(key('megabyte.performance.suffixBytes'))),
+      memoryBudgetBytes: clampSetting('megabyte.performance.memoryBudgetMB', c.get(key('megabyte.performance.memoryBudgetMB'))) * 2 ** 20,
+      matchModel: bool(c.get('matchModel'), SETTINGS['megabyte.performance.matchModel'].default),
     };
   }
+}
+
+/** A boolean setting: anything but a boolean (a typo in settings.json) is its default. */
+function bool(value: unknown, fallback: boolean): boolean {
+  return typeof value === 'boolean' ? value : fallback;
 }
 
 function expandHome(p: string): string {

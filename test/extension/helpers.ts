@@ -9,18 +9,14 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ExecutionProvider, ModelInfo } from '../../src/engine/api';
 import type { MegabyteApi } from '../../src/extension/extension';
+import { COMMAND_TITLES, type CommandId } from '../../src/extension/contributes';
 
 export type { MegabyteApi };
 
 export const EXTENSION_ID = 'megabyte-local.megabyte-complete';
 
-export const COMMANDS = [
-  'megabyte.summarizeContinuation',
-  'megabyte.selectModel',
-  'megabyte.toggleSurprisal',
-  'megabyte.togglePause',
-  'megabyte.showLog',
-] as const;
+/** Every command the extension contributes (src/extension/contributes.ts). */
+export const COMMANDS = Object.keys(COMMAND_TITLES) as CommandId[];
 
 /** How the status bar names each execution provider (src/extension/continuationHtml.ts epLabel). */
 export const DEVICE_LABELS: Record<ExecutionProvider, string> = { cpu: 'CPU', cuda: 'CUDA', webgpu: 'WebGPU' };
