@@ -537,35 +537,110 @@ function sourcePrefix(n: number): string {
   }
 }
 
+/** Warm-up document of the memory child: two 64-patch encode chunks, so the sessions have run every shape a 1 MB encode uses. */
+const MEMORY_WARMUP_BYTES = 8 * KB;
+
+interface MemorySample { rss: number; heapUsed: number; external: number; arrayBuffers: number; maxRss: number }
+
+/**
+ * This process's peak RSS in bytes. On Linux from /proc/self/status VmHWM: getrusage's maxRSS
+ * carries over exec the RSS of the process that forked it, so a child spawned by a bench that holds
+ * two models and 1 MB documents reported that bench's RSS as its own peak (360 MB with or without
+ * a document: "the document adds 0 MB").
+ */
+function peakRss(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux: getrusage's figure
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+/** Memory after a full collection (the child runs with --expose-gc), in bytes; maxRss is the peak so far. */
+function memorySample(): MemorySample {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('the memory child needs --expose-gc');
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, maxRss: peakRss() };
+}
+
+const mbOf = (bytes: number) => round(bytes / MB, 1);
+const deltaMb = (a: MemorySample, b: MemorySample) => ({
+  rss_mb: mbOf(b.rss - a.rss), heap_mb: mbOf(b.heapUsed - a.heapUsed), external_mb: mbOf(b.external - a.external), array_buffers_mb: mbOf(b.arrayBuffers - a.arrayBuffers),
+});
+
+/**
+ * One process, measured after a full collection at each step: bare Node; the model loaded and
+ * warmed up (a small document completed and closed); then the document synced, encoded and
+ * completed once; then closed again. The model's cost is warm minus bare, the document's is
+ * after it minus warm: the same process with and without it.
+ */
 async function childMemory(f: Flags): Promise<void> {
   const t0 = now();
+  const bare = memorySample();
   const core = await EngineCore.load(f.model, { executionProviders: f.ep, threads: f.threads });
+  const warmText = sourcePrefix(MEMORY_WARMUP_BYTES);
+  core.sync('warmup', 1, warmText);
+  await core.complete(request('warmup', 1, warmText.length));
+  core.close('warmup');
+  const warm = memorySample();
   let contextBytes = 0;
+  let cache = 0;
+  let withDoc = warm;
+  let closed = warm;
+  let encodeMs = 0;
   if (f.bytes > 0) {
     const text = sourcePrefix(f.bytes);
+    const tDoc = now();
     core.sync('memory', 1, text);
     const r = await core.complete(request('memory', 1, text.length));
+    encodeMs = r.ms.encode;
     contextBytes = r.contextBytes;
+    cache = core.cacheBytes();
+    withDoc = memorySample();
+    log(`memory child: ${f.bytes} byte document encoded and completed in ${round(now() - tDoc)} ms`);
+    core.close('memory');
+    closed = memorySample();
   }
-  const ru = process.resourceUsage();
-  console.log(JSON.stringify({ max_rss_mb: round(ru.maxRSS / 1024), rss_after_mb: round(process.memoryUsage().rss / MB), cache_mb: round(core.cacheBytes() / MB, 2), context_bytes: contextBytes, ms: round(now() - t0) }));
+  console.log(JSON.stringify({
+    bare_rss_mb: mbOf(bare.rss), warm_rss_mb: mbOf(warm.rss), with_document_rss_mb: mbOf(withDoc.rss), closed_rss_mb: mbOf(closed.rss),
+    model: deltaMb(bare, warm), document: deltaMb(warm, withDoc), released_on_close: deltaMb(closed, withDoc),
+    peak_warm_rss_mb: mbOf(warm.maxRss), peak_rss_mb: mbOf(withDoc.maxRss), document_peak_increase_mb: mbOf(withDoc.maxRss - warm.maxRss),
+    cache_mb: round(cache / MB, 2), context_bytes: contextBytes, encode_ms: encodeMs, ms: round(now() - t0),
+  }));
   await core.dispose();
 }
 
-function spawnMemoryChild(f: Flags, bytes: number): Record<string, number> {
-  const args = [__filename, '--child', 'memory', '--model', f.model, '--bytes', String(bytes), '--ep', f.ep.join(','), '--threads', String(f.threads)];
+type MemoryDelta = ReturnType<typeof deltaMb>;
+
+export interface MemoryChildResult {
+  bare_rss_mb: number; warm_rss_mb: number; with_document_rss_mb: number; closed_rss_mb: number;
+  model: MemoryDelta; document: MemoryDelta; released_on_close: MemoryDelta;
+  peak_warm_rss_mb: number; peak_rss_mb: number; document_peak_increase_mb: number; cache_mb: number; context_bytes: number; encode_ms: number; ms: number;
+}
+
+function spawnMemoryChild(f: Flags, bytes: number): MemoryChildResult {
+  const args = ['--expose-gc', __filename, '--child', 'memory', '--model', f.model, '--bytes', String(bytes), '--ep', f.ep.join(','), '--threads', String(f.threads)];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', cwd: ROOT, maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`memory child failed (exit ${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
 function measureMemory(cfg: Config, f: Flags): void {
-  log(`memory: child process, ${cfg.memoryBytes} byte document`);
-  const doc = spawnMemoryChild(f, cfg.memoryBytes);
-  const bare = spawnMemoryChild(f, 0);
+  log(`memory: child process, model warmed up, then a ${cfg.memoryBytes} byte document`);
+  const m = spawnMemoryChild(f, cfg.memoryBytes);
   emit({
-    measure: 'memory', doc_bytes: cfg.memoryBytes, max_rss_mb: doc.max_rss_mb, rss_after_mb: doc.rss_after_mb, baseline_model_only_rss_after_mb: bare.rss_after_mb, cache_mb: doc.cache_mb, ms: doc.ms,
-    baseline_model_only_max_rss_mb: bare.max_rss_mb, document_cost_mb: round(doc.max_rss_mb - bare.max_rss_mb),
+    measure: 'memory', doc_bytes: cfg.memoryBytes, warmup_bytes: MEMORY_WARMUP_BYTES,
+    // What the loaded, warmed-up model costs the process, and what the document adds to it (after a full GC each).
+    model_rss_mb: m.model.rss_mb, document_rss_mb: m.document.rss_mb, document_external_mb: m.document.external_mb, document_heap_mb: m.document.heap_mb,
+    cache_mb: m.cache_mb, released_on_close_rss_mb: m.released_on_close.rss_mb, released_on_close_external_mb: m.released_on_close.external_mb,
+    bare_rss_mb: m.bare_rss_mb, warm_rss_mb: m.warm_rss_mb, with_document_rss_mb: m.with_document_rss_mb,
+    peak_rss_mb: m.peak_rss_mb, peak_warm_rss_mb: m.peak_warm_rss_mb, document_peak_increase_mb: m.document_peak_increase_mb,
+    model: m.model, document: m.document, encode_ms: m.encode_ms, ms: m.ms,
   });
 }
 
@@ -818,7 +893,7 @@ function summarize(all: Line[], seconds: number, cfg: Config): Line {
       large_extension_defaults_first_p50_ms: kDefaults?.first_p50_ms, large_extension_defaults_first_p95_ms: kDefaults?.first_p95_ms,
     },
     generation: { megabyte_bytes_per_s_1: g1?.megabyte.bytes_per_s, megabyte_bytes_per_s_4: g4?.megabyte.bytes_per_s, baseline_bytes_per_s_1: g1?.baseline.bytes_per_s, ratio_1: g1?.ratio },
-    memory: mem && { doc_bytes: mem.doc_bytes, max_rss_mb: mem.max_rss_mb, model_only_max_rss_mb: mem.baseline_model_only_max_rss_mb },
+    memory: mem && { doc_bytes: mem.doc_bytes, model_rss_mb: mem.model_rss_mb, document_rss_mb: mem.document_rss_mb, cache_mb: mem.cache_mb, peak_rss_mb: mem.peak_rss_mb },
     responsiveness: resp && { doc_bytes: resp.doc_bytes, worker_max_stall_ms: resp.max_stall_ms, in_process_max_stall_ms: (resp.baseline_in_process as Line)?.max_delay_ms, in_process_bytes: (resp.baseline_in_process as Line)?.bytes },
     ceiling: ceiling && { ms: ceiling.ms, engine_encode_ms: ceiling.engine_encode_ms, ratio: ceiling.ratio, met: ceiling.met },
     quality: q && { megabyte_bpb: q.megabyte_bpb, baseline_bpb: q.baseline_bpb, baseline_weights: q.baseline_weights, compressors_bpb: q.compressors_bpb, next_line_exact: nl && `${nl.exact}/${nl.positions}` },

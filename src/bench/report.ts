@@ -101,12 +101,12 @@ export async function writeReport(dir: string, stamp: string, meta: Meta, lines:
   const mem = L('memory')[0];
   md.push('## 4. Memory', '');
   if (mem) {
-    md.push(`Peak RSS (\`process.resourceUsage().maxRSS\`) of a child process that loads ${meta.model.name}, opens a ${kb(mem.doc_bytes)} document and completes once, and of one that only loads the model.`, '');
-    md.push(table(['process', 'peak RSS MB', 'RSS at the end MB', 'KV cache MB'], [
-      [`model + ${kb(mem.doc_bytes)} document + one completion`, num(mem.max_rss_mb), num(mem.rss_after_mb), num(mem.cache_mb)],
-      ['model only (baseline)', num(mem.baseline_model_only_max_rss_mb), num(mem.baseline_model_only_rss_after_mb), '0'],
+    md.push(`One child process, measured after a full GC (\`--expose-gc\`) at each step: bare Node; ${meta.model.name} loaded and warmed up (a ${kb(mem.warmup_bytes)} document completed and closed); then a ${kb(mem.doc_bytes)} document synced, encoded and completed once; then that document closed. The model's cost is the second minus the first, the document's the third minus the second: the same process with and without it.`, '');
+    md.push(table(['', 'RSS MB', 'JS ArrayBuffers MB', 'JS heap MB'], [
+      [`the model (loaded, warmed up)`, num(mem.model_rss_mb), num((mem.model as Line)?.array_buffers_mb), num((mem.model as Line)?.heap_mb)],
+      [`a ${kb(mem.doc_bytes)} document (its KV cache: ${num(mem.cache_mb)} MB)`, num(mem.document_rss_mb), num((mem.document as Line)?.array_buffers_mb), num(mem.document_heap_mb)],
     ]), '');
-    md.push(`The document adds ${num(mem.document_cost_mb)} MB to the peak (loading the model's graphs sets the peak when the document's cache is small).`, '');
+    md.push(`RSS: bare Node ${num(mem.bare_rss_mb)} MB, with the model ${num(mem.warm_rss_mb)} MB, with the document ${num(mem.with_document_rss_mb)} MB; peak (\`maxRSS\`) ${num(mem.peak_warm_rss_mb)} MB before the document, ${num(mem.peak_rss_mb)} MB after. Closing the document gives back ${num(mem.released_on_close_external_mb)} MB of JS buffers and ${num(mem.released_on_close_rss_mb)} MB of RSS.`, '');
   }
 
   // 5. responsiveness
