@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from megabyte import match  # noqa: E402
+from megabyte import cm, match  # noqa: E402
 from megabyte.model import Megabyte  # noqa: E402
 from megabyte.symbols import BOS, EOM, PRE, SUF  # noqa: E402
 
@@ -57,6 +57,31 @@ def stream_bits_pair(model: Megabyte, stream: list[int], mm: dict | None = None,
     pred, length, anchored = match.predictions(stream, mm["min_len"], None if a is None else (middle_at, *a))
     mixed = match.mixed_bits(nll.numpy(), pred == np.asarray(stream), length, mm, anchored)
     return nll, torch.from_numpy(mixed).float()
+
+
+@torch.no_grad()
+def stream_probs(model: Megabyte, stream: list[int]) -> np.ndarray:
+    """The network's distribution over the 260 symbols at every position of `stream` (float64),
+    from one exact forward pass (as stream_bits_pair)."""
+    U = model.cfg.top_unit
+    T = len(stream)
+    Tp = -(-T // U) * U
+    x = torch.tensor(stream + [0] * (Tp - T), dtype=torch.long)[None]
+    logits = model(x)[0, :T].double()
+    return torch.softmax(logits, -1).numpy()
+
+
+def stream_bits_cm(model: Megabyte, stream: list[int], cmp: dict, mm: dict, middle_at: int | None = None,
+                   disable: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """Bits of every symbol of `stream` under the network alone and under the context-mixing layer
+    (megabyte/cm.py, the manifest's `context_mixing` block, its match models from `mm`); with
+    `middle_at` the match model's anchor applies there, as the engine applies it at the cursor."""
+    probs = stream_probs(model, stream)
+    s = np.asarray(stream)
+    net = -np.log2(np.maximum(probs[np.arange(len(s)), s], 1e-300))
+    a = match.anchor_in_stream(stream, middle_at) if middle_at is not None and "anchor_lambda" in mm else None
+    bits, _ = cm.stream_bits(stream, probs, cmp, mm, None if a is None else (middle_at, *a), disable)
+    return net, bits
 
 
 def stream_bits(model: Megabyte, stream: list[int], mm: dict | None = None, middle_at: int | None = None) -> torch.Tensor:

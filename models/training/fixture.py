@@ -1,7 +1,10 @@
 """Writes the parity fixture the TypeScript engine is tested against (test/engine/parity.test.ts):
 PyTorch bits of every byte of a text, and PyTorch's greedy continuation of a prompt; with the
 manifest's match model (megabyte/match.py), its prediction and match length at every position of
-the text's stream and the bits of the mixture (test/engine/match.test.ts).
+the text's stream and the bits of the mixture (test/engine/match.test.ts); with its
+context_mixing block (megabyte/cm.py), the CM layer's 8 bit probabilities at every position of a
+stream (the text twice, then in the fill-in-the-middle layout with the anchor at the cursor),
+alone (exact) and with the network (its bits).
 
   python models/training/fixture.py --checkpoint runs/mb-small/checkpoint.pt --out models/mb-small/fixture.json
 """
@@ -16,8 +19,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval import file_bits, load_match  # noqa: E402
-from megabyte import match  # noqa: E402
+from eval import file_bits, load_match, stream_probs  # noqa: E402
+from megabyte import cm, match  # noqa: E402
 from export import load_checkpoint  # noqa: E402
 from megabyte.model import Megabyte  # noqa: E402
 from megabyte.symbols import BOS, EOM, PRE, SUF  # noqa: E402
@@ -118,6 +121,30 @@ def anchor_cases() -> list[dict]:
     return out
 
 
+def cm_stream() -> tuple[list[int], int]:
+    """The CM parity stream and its cursor: `BOS far SUF suffix PRE near` cut from TEXT + TEXT at
+    the start of the second copy's `def save_config`, then the rest of that line (the middle) and
+    EOM. Both sentinel kinds, repeats for the match models, and a suffix anchor at the cursor."""
+    doc = TEXT + TEXT
+    c = len(TEXT) + TEXT.index(b"def save_config")
+    e = doc.index(b"\n", c)
+    far = 1 + len(TEXT) // 2
+    stream = [BOS] + list(doc[:far]) + [SUF] + list(doc[e:e + 300]) + [PRE] + list(doc[far:c])
+    return stream + list(doc[c:e]) + [EOM], len(stream)
+
+
+def cm_case(model, manifest: dict) -> dict:
+    cmp, mm = manifest["context_mixing"], manifest["match_model"]
+    stream, cursor = cm_stream()
+    a = match.anchor_in_stream(stream, cursor)
+    at = None if a is None else (cursor, *a)
+    _, alone = cm.stream_bits(stream, None, cmp, mm, at)
+    bits, mixed = cm.stream_bits(stream, stream_probs(model, stream), cmp, mm, at)
+    return {"stream": stream, "cursor": cursor, "anchor": list(a) if a else None,
+            "alone": alone.tolist(), "probs": mixed.tolist(), "bits": [round(float(b), 5) for b in bits],
+            "bits_total": float(bits[1:].sum())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint", required=True)
@@ -146,6 +173,8 @@ def main() -> None:
         fx["match"] = {"pred": pred.tolist(), "len": length.tolist(),
                        "bits": [round(float(b), 5) for b in mixed], "bpb": float(mixed.mean()),
                        "anchors": anchor_cases()}
+    if mf.exists() and "context_mixing" in json.loads(mf.read_text()):
+        fx["cm"] = cm_case(model, json.loads(mf.read_text()))
     Path(args.out).write_text(json.dumps(fx) + "\n")
     print(json.dumps({"bpb": fx["bpb"], "greedy": base64.b64decode(fx["greedy_b64"]).decode("utf-8", "replace")}))
 

@@ -15,8 +15,9 @@ import { BOS, EOM, PRE, SUF, VOCAB_SIZE } from './contract';
 import { CancelToken, Decoder, GlobalCache, encodeGlobal, NEVER_CANCELLED, CancelledError } from './decoder';
 import { KVCache, ModelRuntime, RuntimeOptions, prevUnits } from './runtime';
 import { bitsOf, nextByteRange, rng, sample } from './sampling';
-import { checkStop, utf8Complete } from './stops';
+import { checkStop, utf8Complete, type StopContext } from './stops';
 import { MatchModel, MatchRun, mixRow, mixedBits } from './match';
+import { CandidateCm, CmBlock, CmScorer, DocumentCm, MatchIn } from './cm';
 
 export const MAX_CONTEXT_BYTES = 1_000_000;
 /** The window's start moves in steps of this many bytes, so a cursor that moves a little keeps the cache. */
@@ -25,6 +26,9 @@ const WINDOW_STEP = 65536;
 const NEAR_MIN = 512;
 const NEAR_MAX = 1536;
 const ENCODE_CHUNK_PATCHES = 64;
+/** A request learns at most this many symbols of a document's CM state itself; preEncode does the rest in chunks. */
+const CM_SYNC_LIMIT = 65536;
+const CM_CHUNK = 65536;
 
 interface Doc {
   version: number;
@@ -35,6 +39,8 @@ interface Doc {
   windowStart: number;
   far?: number;
   lastUsed: number;
+  /** The context-mixing layer's state over the shared part of the last stream (cm.ts DocumentCm). */
+  cm?: DocumentCm;
 }
 
 export type Progress = (done: number, total: number) => void;
@@ -48,6 +54,8 @@ export class EngineCore {
   private clock = 0;
   private matchModel?: MatchModel;
   private matchFor?: object;
+  private longMatch?: MatchModel;
+  private longFor?: object;
   options: EngineOptions;
 
   constructor(public rt: ModelRuntime, options: Partial<EngineOptions> = {}) {
@@ -86,11 +94,30 @@ export class EngineCore {
     return this.matchModel;
   }
 
+  /**
+   * The context-mixing layer (manifest `context_mixing`, src/engine/cm.ts) with its long match
+   * model, when the manifest has one and mixing is on; it needs the match model (its first input).
+   */
+  mixing(): Mixing | undefined {
+    const b = this.rt.manifest.context_mixing;
+    const match = this.matcher();
+    if (!b || !match) return undefined;
+    if (this.longFor !== b) {
+      const { anchor: _a, anchor_bounds: _b, anchor_lambda: _l, ...plain } = match.params;
+      this.longMatch = new MatchModel({ ...plain, min_len: b.params.long_min_len });
+      this.longFor = b;
+    }
+    return { block: b, match, long: this.longMatch! };
+  }
+
   /** Swaps in another model; every document cache is dropped (they belong to the old model). */
   async replaceRuntime(rt: ModelRuntime): Promise<void> {
     const old = this.rt;
     this.rt = rt;
-    for (const d of this.docs.values()) d.cache.reset();
+    for (const d of this.docs.values()) {
+      d.cache.reset();
+      d.cm = undefined;
+    }
     await old.release();
   }
 
@@ -152,7 +179,7 @@ export class EngineCore {
 
   cacheBytes(): number {
     let n = 0;
-    for (const d of this.docs.values()) n += d.cache.bytes();
+    for (const d of this.docs.values()) n += d.cache.bytes() + (d.cm?.bytes() ?? 0);
     return n;
   }
 
@@ -171,8 +198,9 @@ export class EngineCore {
     const lru = [...this.docs.values()].filter((d) => d !== keep).sort((a, b) => a.lastUsed - b.lastUsed);
     for (const d of lru) {
       if (total <= this.options.memoryBudgetBytes) break;
-      total -= d.cache.bytes();
+      total -= d.cache.bytes() + (d.cm?.bytes() ?? 0);
       d.cache.reset();
+      d.cm = undefined;
     }
   }
 
@@ -231,8 +259,18 @@ export class EngineCore {
   async preEncode(uri: string, cursorUtf16: number | undefined, cancel: CancelToken, progress?: Progress, pause?: () => Promise<void>): Promise<void> {
     const d = this.doc(uri);
     const cursor = cursorUtf16 === undefined ? d.bytes.length : EngineCore.byteOffset(d.text, cursorUtf16);
-    const { stream } = this.buildStream(d, cursor, true);
+    const { stream, fim } = this.buildStream(d, cursor, true);
     await encodeGlobal(this.rt, d.cache, stream, stream.length, { chunkPatches: ENCODE_CHUNK_PATCHES, cancel, progress, pause });
+    // the CM state's shared part too, in chunks a request pre-empts
+    const mix = this.mixing();
+    const shared = sharedEnd(stream, fim);
+    if (mix) {
+      if (!d.cm || d.cm.block !== mix.block || !d.cm.fits(stream, shared)) d.cm = new DocumentCm(mix.block, d.bytes.length + 1, mix.match, mix.long);
+      while (!d.cm.extend(stream, shared, CM_CHUNK)) {
+        if (cancel.cancelled) throw new CancelledError();
+        if (pause) await pause();
+      }
+    }
     this.enforceBudget(d);
   }
 
@@ -251,96 +289,153 @@ export class EngineCore {
     const t0 = now();
     const d = this.doc(req.uri, req.version);
     this.validate(req, d);
+    const prep = await this.prepareStream(d, req, cancel, progress);
+    const tEncode = now();
+    const mixers = this.startMixers(d, prep, req.candidates);
+    const g: Generation = {
+      outs: Array.from({ length: req.candidates }, () => []),
+      bits: Array.from({ length: req.candidates }, () => []),
+      reason: new Array<StopReason>(req.candidates).fill('budget'),
+      random: rng(req.seed ?? 0x5eed),
+      row: new Float32Array(VOCAB_SIZE),
+    };
+    let active = Array.from({ length: req.candidates }, (_, i) => i);
+    let tFirst = 0;
+    let steps = 0;
+    try {
+      while (active.length) {
+        const overTime = now() - t0 > req.timeBudgetMs;
+        const next: number[] = [];
+        const survivors: number[] = [];
+        active.forEach((c, row) => {
+          if (overTime) {
+            g.reason[c] = 'time';
+            return;
+          }
+          const symbol = this.sampleStep(g, req, mixers, prep.dec.logits, row, c, steps);
+          if (symbol < 0 || this.stopped(g, req, prep, c)) return;
+          survivors.push(row);
+          next.push(symbol);
+        });
+        if (!tFirst && survivors.length < active.length) tFirst = now();
+        active = survivors.map((row) => active[row]);
+        steps++;
+        if (!active.length) break;
+        prep.dec.keepRows(survivors);
+        await prep.dec.step(next, cancel);
+      }
+    } finally {
+      mixers.release();
+    }
+    const tEnd = now();
+    return {
+      candidates: assembleCandidates(g),
+      ms: { encode: round(tEncode - t0), first: round((tFirst || tEnd) - t0), total: round(tEnd - t0) },
+      ep: this.rt.ep,
+      contextBytes: prep.cursor - this.windowStart(d, prep.cursor),
+    };
+  }
+
+  /** Generation step 1: the stream at the cursor, encoded, the decoder primed and forked per candidate. */
+  private async prepareStream(d: Doc, req: CompleteRequest, cancel: CancelToken, progress?: Progress): Promise<Prepared> {
     const cursor = EngineCore.byteOffset(d.text, req.offset);
     const { stream, suffix, fim } = this.buildStream(d, cursor, req.useSuffix !== false);
     await encodeGlobal(this.rt, d.cache, stream, stream.length, { chunkPatches: ENCODE_CHUNK_PATCHES, cancel, progress });
     const dec = new Decoder(this.rt, stream, d.cache);
     await dec.prime();
     this.enforceBudget(d);
-    const tEncode = now();
-    const N = req.candidates;
-    dec.fork(N);
+    dec.fork(req.candidates);
     const lineStart = d.bytes.lastIndexOf(10, cursor - 1) + 1;
-    const suffixText = suffix.toString('utf8');
-    const suffixLine = suffixText.split('\n').find((l, i) => i > 0 && l.trim().length > 0);
-    const stopCtx = {
+    const suffixLine = suffix.toString('utf8').split('\n').find((l, i) => i > 0 && l.trim().length > 0);
+    const stop: StopContext = {
       rule: req.stop,
       maxBytes: req.maxBytes,
       linePrefix: [...d.bytes.subarray(lineStart, cursor)],
       suffixLine: suffixLine ? [...Buffer.from(suffixLine, 'utf8')] : undefined,
     };
-    const outs: number[][] = Array.from({ length: N }, () => []);
-    const bits: number[][] = Array.from({ length: N }, () => []);
-    const reason: StopReason[] = new Array<StopReason>(N);
-    const random = rng(req.seed ?? 0x5eed);
+    return { cursor, stream, fim, dec, stop };
+  }
+
+  /**
+   * Generation step 2: each candidate's mixer. With the context-mixing layer: the document's CM
+   * state extended to the stream's end (its tail journaled), each candidate a reader of it; else
+   * the match model alone (linear mixing); else none (the network alone). Candidate c's match
+   * starts from the c-th anchor at the cursor.
+   */
+  private startMixers(d: Doc, prep: Prepared, n: number): Mixers {
     const matcher = this.matcher();
-    const match = matcher && startMatches(matcher, stream, fim, N);
-    const runs = match?.runs;
-    const mixed = new Float32Array(VOCAB_SIZE);
-    let active = Array.from({ length: N }, (_, i) => i);
-    let tFirst = 0;
-    let steps = 0;
-    try {
-      while (active.length) {
-        const logits = dec.logits;
-        const next: number[] = [];
-        const survivors: number[] = [];
-        const overTime = now() - t0 > req.timeBudgetMs;
-        active.forEach((c, row) => {
-          if (overTime) {
-            reason[c] = 'time';
-            return;
-          }
-          const opts = {
-            temperature: req.temperature, topP: req.topP, next: nextByteRange(outs[c]),
-            // greedy candidates after the first differ by their anchor, else by their first byte
-            allowEnd: true, random, rank: steps === 0 && req.temperature <= 0 && !match?.own[c] ? c : 0,
-          };
-          const copy = runs?.[c].prediction;
-          let s;
-          if (copy && copy.symbol >= 0 && copy.lambda > 0) {
-            mixRow(logits, row * VOCAB_SIZE, copy.symbol, copy.lambda, mixed);
-            s = sample(mixed, 0, opts);
-          } else s = sample(logits, row * VOCAB_SIZE, opts);
-          if (s.symbol === EOM || s.symbol === BOS) {
-            reason[c] = 'eom';
-            return;
-          }
-          outs[c].push(s.symbol);
-          bits[c].push(s.bits);
-          runs?.[c].push(s.symbol);
-          const why: { suffix?: boolean } = {};
-          const keep = checkStop(outs[c], stopCtx, why);
-          if (keep >= 0) {
-            outs[c].length = keep;
-            bits[c].length = keep;
-            reason[c] = why.suffix ? 'suffix' : outs[c].length >= req.maxBytes ? 'budget' : req.stop;
-            return;
-          }
-          survivors.push(row);
-          next.push(s.symbol);
-        });
-        if (!tFirst && survivors.length < active.length) tFirst = now();
-        active = survivors.map((row) => active[row]);
-        steps++;
-        if (!active.length) break;
-        dec.keepRows(survivors);
-        await dec.step(next, cancel);
-      }
-    } finally {
-      if (match) matcher?.release(match.scan);
+    if (!matcher) return { own: [], release: () => undefined };
+    const { stream, fim } = prep;
+    const cm = this.documentCm(d, stream, sharedEnd(stream, fim), CM_SYNC_LIMIT);
+    if (cm) {
+      const at = cm.at(stream);
+      const { runs, own } = anchoredRuns(matcher, at.match, stream, fim, n);
+      const cands = runs.map((r) => new CandidateCm(cm.state, at.ctx.clone(), r, at.long.clone(), (len, a) => matcher.lambda(len, a)));
+      return { cm: cands, own, release: () => undefined };
     }
-    const candidates: Candidate[] = outs.map((o, i) => {
-      const whole = utf8Complete(o);
-      return { text: Buffer.from(whole).toString('utf8'), bits: bits[i].slice(0, whole.length), stoppedBy: reason[i] };
-    });
-    const tEnd = now();
-    return {
-      candidates,
-      ms: { encode: round(tEncode - t0), first: round((tFirst || tEnd) - t0), total: round(tEnd - t0) },
-      ep: this.rt.ep,
-      contextBytes: cursor - this.windowStart(d, cursor),
+    const scan = matcher.scanForGeneration(stream);
+    const { runs, own } = anchoredRuns(matcher, scan, stream, fim, n);
+    return { runs, own, release: () => matcher.release(scan) };
+  }
+
+  /**
+   * The document's CM state extended over `stream`'s shared part; undefined without the layer,
+   * or when more than `limit` symbols are missing (a new document, the cursor moved up: the
+   * request mixes the match model alone meanwhile, and preEncode catches up in chunks).
+   */
+  private documentCm(d: Doc, stream: Uint16Array, shared: number, limit: number): DocumentCm | undefined {
+    const mix = this.mixing();
+    if (!mix) {
+      d.cm = undefined;
+      return undefined;
+    }
+    if (!d.cm || d.cm.block !== mix.block || !d.cm.fits(stream, shared)) {
+      if (shared > limit) {
+        d.cm = undefined;
+        return undefined;
+      }
+      d.cm = new DocumentCm(mix.block, d.bytes.length + 1, mix.match, mix.long);
+    }
+    if (d.cm.behind(shared) > limit) return undefined;
+    d.cm.extend(stream, shared);
+    return d.cm;
+  }
+
+  /** Generation step 3: candidate c's next symbol from the row's mixed distribution; -1: it ended (EOM). */
+  private sampleStep(g: Generation, req: CompleteRequest, mixers: Mixers, logits: Float32Array, row: number, c: number, steps: number): number {
+    const opts = {
+      temperature: req.temperature, topP: req.topP, next: nextByteRange(g.outs[c]),
+      // greedy candidates after the first differ by their anchor, else by their first byte
+      allowEnd: true, random: g.random, rank: steps === 0 && req.temperature <= 0 && !mixers.own[c] ? c : 0,
     };
+    let s;
+    const cm = mixers.cm?.[c];
+    const copy = mixers.runs?.[c].prediction;
+    if (cm) s = sample(cm.row(logits, row * VOCAB_SIZE, g.row), 0, opts);
+    else if (copy && copy.symbol >= 0 && copy.lambda > 0) {
+      mixRow(logits, row * VOCAB_SIZE, copy.symbol, copy.lambda, g.row);
+      s = sample(g.row, 0, opts);
+    } else s = sample(logits, row * VOCAB_SIZE, opts);
+    if (s.symbol === EOM || s.symbol === BOS) {
+      g.reason[c] = 'eom';
+      return -1;
+    }
+    g.outs[c].push(s.symbol);
+    g.bits[c].push(s.bits);
+    cm?.push(s.symbol);
+    mixers.runs?.[c].push(s.symbol);
+    return s.symbol;
+  }
+
+  /** Generation step 4: whether candidate c stops here (a stop rule, the suffix, the byte budget); trims it. */
+  private stopped(g: Generation, req: CompleteRequest, prep: Prepared, c: number): boolean {
+    const why: { suffix?: boolean } = {};
+    const keep = checkStop(g.outs[c], prep.stop, why);
+    if (keep < 0) return false;
+    g.outs[c].length = keep;
+    g.bits[c].length = keep;
+    g.reason[c] = why.suffix ? 'suffix' : g.outs[c].length >= req.maxBytes ? 'budget' : req.stop;
+    return true;
   }
 
   /**
@@ -367,7 +462,7 @@ export class EngineCore {
       stream[0] = BOS;
       stream.set(bytes.subarray(seg.ctxStart, seg.end), 1);
       const from = 1 + seg.start - seg.ctxStart;
-      await scoreStream(this.rt, stream, from, (pos, b) => { out[seg.ctxStart + pos - 1] = b; }, cancel, (k) => progress?.(done + k, n), this.matcher());
+      await scoreStream(this.rt, stream, from, (pos, b) => { out[seg.ctxStart + pos - 1] = b; }, cancel, (k) => progress?.(done + k, n), this.matcher(), this.mixing());
       done += seg.end - seg.start;
     }
     let total = 0;
@@ -382,11 +477,10 @@ export class EngineCore {
 }
 
 /**
- * Each candidate's match at the cursor (the stream's end): candidate c starts from the c-th
- * anchor (`own[c]`), or from the first when there are fewer; `scan` is released after the request.
+ * Each candidate's match at the cursor (the stream's end), cloned from `scan`: candidate c starts
+ * from the c-th anchor (`own[c]`), or from the first when there are fewer.
  */
-function startMatches(matcher: MatchModel, stream: Uint16Array, fim: boolean, n: number): { scan: MatchRun; runs: MatchRun[]; own: boolean[] } {
-  const scan = matcher.scanForGeneration(stream);
+function anchoredRuns(matcher: MatchModel, scan: MatchRun, stream: Uint16Array, fim: boolean, n: number): { runs: MatchRun[]; own: boolean[] } {
   // The suffix, if any, lies between SUF and PRE.
   const suf = fim ? stream.indexOf(SUF) : -1;
   const anchors = matcher.anchors(stream, stream.length, suf + 1, fim ? stream.indexOf(PRE, suf) - suf - 1 : 0, n);
@@ -396,7 +490,73 @@ function startMatches(matcher: MatchModel, stream: Uint16Array, fim: boolean, n:
     if (a) r.anchorAt(a);
     return r;
   });
-  return { scan, runs, own: runs.map((_, c) => c > 0 && c < anchors.length) };
+  return { runs, own: runs.map((_, c) => c > 0 && c < anchors.length) };
+}
+
+/**
+ * Where a stream's shared part ends: the part every request at this place has in common, which
+ * the document's CM state learns for good. FIM: `BOS far` (SUF opens the request's tail); left to
+ * right: all but the last 2-6 KB, in 4 KB steps, so typing extends it rarely.
+ */
+export function sharedEnd(stream: Uint16Array, fim: boolean): number {
+  if (fim) return stream.indexOf(SUF);
+  return Math.max(0, Math.floor((stream.length - 2048) / 4096) * 4096);
+}
+
+/** Step 5: the candidates, cut to whole UTF-8 characters. */
+function assembleCandidates(g: Generation): Candidate[] {
+  return g.outs.map((o, i) => {
+    const whole = utf8Complete(o);
+    return { text: Buffer.from(whole).toString('utf8'), bits: g.bits[i].slice(0, whole.length), stoppedBy: g.reason[i] };
+  });
+}
+
+/** What prepareStream gives the generation loop. */
+interface Prepared {
+  cursor: number;
+  stream: Uint16Array;
+  fim: boolean;
+  dec: Decoder;
+  stop: StopContext;
+}
+
+/** Each candidate's mixer: the CM layer's readers, or the match model's runs, or neither. */
+interface Mixers {
+  cm?: CandidateCm[];
+  runs?: MatchRun[];
+  /** Whether candidate c has an anchor of its own (greedy diversity then comes from it). */
+  own: boolean[];
+  release: () => void;
+}
+
+/** The candidates' state in the generation loop. */
+interface Generation {
+  outs: number[][];
+  bits: number[][];
+  reason: StopReason[];
+  random: () => number;
+  /** Scratch: one mixed row of log-probabilities. */
+  row: Float32Array;
+}
+
+/** The context-mixing layer's parts (EngineCore.mixing). */
+export interface Mixing {
+  block: CmBlock;
+  /** The match model (the CM's first match input, with its suffix anchor). */
+  match: MatchModel;
+  /** The longer match model (min_len from the block). */
+  long: MatchModel;
+}
+
+/** A CmScorer over a stream (scoring: no anchor), with both match models' predictions. */
+export function cmScorer(stream: ArrayLike<number>, mixing: Mixing, match: { pred: Int32Array; len: Int32Array }, disable: readonly string[] = []): CmScorer {
+  const long = { pred: new Int32Array(stream.length), len: new Int32Array(stream.length) };
+  mixing.long.release(mixing.long.scan(stream, long));
+  const m0: MatchIn = { symbol: -1, len: 0, anchored: false };
+  const m1: MatchIn = { symbol: -1, len: 0, anchored: false };
+  return new CmScorer(stream, mixing.block,
+    (i) => { m0.symbol = match.pred[i]; m0.len = match.len[i]; return m0; },
+    (i) => { m1.symbol = long.pred[i]; m1.len = long.len[i]; return m1; }, () => 0, disable);
 }
 
 function round(x: number): number {
@@ -410,12 +570,13 @@ function round(x: number): number {
  */
 export async function scoreStream(rt: ModelRuntime, stream: Uint16Array, from: number,
   emit: (pos: number, bits: number) => void, cancel: CancelToken, progress?: (done: number) => void,
-  matcher?: MatchModel): Promise<void> {
+  matcher?: MatchModel, mixing?: Mixing): Promise<void> {
   let match: { pred: Int32Array; len: Int32Array } | undefined;
   if (matcher) {
     match = { pred: new Int32Array(stream.length), len: new Int32Array(stream.length) };
     matcher.release(matcher.scan(stream, match));
   }
+  const cm = mixing && match ? cmScorer(stream, mixing, match) : undefined;
   const U0 = rt.unit(0);
   const K = Math.ceil(stream.length / U0);
   const padded = new Uint16Array(K * U0); // padding after the end cannot change earlier predictions (causal)
@@ -445,7 +606,13 @@ export async function scoreStream(rt: ModelRuntime, stream: Uint16Array, from: n
     // out: logits (steps * U0, V) for symbols k0*U0 ..
     for (let i = 0; i < steps * U0; i++) {
       const pos = k0 * U0 + i;
-      if (pos < from || pos >= stream.length) continue;
+      if (pos >= stream.length) continue;
+      if (cm) { // every position, in order: the online models learn the context before `from` too
+        if (pos < from) cm.skip(pos);
+        else emit(pos, cm.step(pos, out, i * VOCAB_SIZE));
+        continue;
+      }
+      if (pos < from) continue;
       const b = bitsOf(out, i * VOCAB_SIZE, stream[pos]);
       emit(pos, match ? mixedBits(b, match.pred[pos] === stream[pos], matcher!.lambda(match.len[pos])) : b);
     }

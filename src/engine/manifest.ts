@@ -4,6 +4,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ONNX_TEMPLATES, VOCAB_SIZE } from './contract';
 import { MatchParams, matchParamsError } from './match';
+import { CmBlock, cmBlockError } from './cm';
 
 export interface LevelManifest {
   dim: number;
@@ -33,6 +34,8 @@ export interface Manifest {
   corpus?: unknown[];
   /** The match model mixed with the network (models/training/megabyte/match.py); optional. */
   match_model?: MatchParams;
+  /** The context-mixing layer over the network and online models (models/training/megabyte/cm.py); optional, needs match_model. */
+  context_mixing?: CmBlock;
 }
 
 export class ModelError extends Error {
@@ -74,6 +77,11 @@ export async function readManifest(dir: string, verify = true): Promise<Manifest
   if (m.match_model !== undefined) {
     const err = matchParamsError(m.match_model);
     if (err) throw bad(err);
+  }
+  if (m.context_mixing !== undefined) {
+    const err = cmBlockError(m.context_mixing);
+    if (err) throw bad(err);
+    if (m.match_model === undefined) throw bad('context_mixing needs a match_model (its first match input)');
   }
   if (verify) {
     await Promise.all(m.files.map(async (f) => {

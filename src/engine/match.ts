@@ -8,7 +8,10 @@
 // It runs over the same symbol stream as the network, so in the fill-in-the-middle layout it copies
 // from the suffix as well as from the prefix. Scanning a 1 MB stream takes ~15 ms; a request whose
 // stream extends the last one's resumes that scan, and each candidate extends its own copy of the state.
-import { EOM, VOCAB_SIZE } from './contract';
+import { BOS, EOM, PRE, SUF, VOCAB_SIZE } from './contract';
+
+/** Symbols from BOS up are sentinels, not bytes. */
+const SENTINEL = BOS;
 
 export interface MatchParams {
   min_len: number;
@@ -84,6 +87,15 @@ export class MatchRun {
   /** Where the match stands (for the scan cache). */
   get state(): { ptr: number; len: number } {
     return { ptr: this.ptr, len: this.len };
+  }
+
+  /** The running match's length (0: none) and whether it runs from the suffix anchor. */
+  get length(): number {
+    return this.len;
+  }
+
+  get isAnchored(): boolean {
+    return this.anchored;
   }
 
   /** The symbol the match predicts next (-1: none) and the weight it gets. */
@@ -172,7 +184,7 @@ export class MatchModel {
     let twoSided = false;
     if (headLen >= a.ctx) for (let q = 0; q < headLen; q++) if (![9, 10, 13, 32].includes(s[sufStart + q])) twoSided = true;
     let line = n;
-    while (line > 0 && ![10, 256, 257, 258].includes(s[line - 1])) line--;
+    while (line > 0 && ![10, BOS, SUF, PRE].includes(s[line - 1])) line--;
     let indentOnly = line < n;
     for (let q = line; q < n && indentOnly; q++) indentOnly = s[q] === 32 || s[q] === 9;
     const both: (Anchor & { left: number })[] = [];
@@ -186,11 +198,11 @@ export class MatchModel {
       if (++seen > a.candidates) break;
       let left = 0;
       while (left < this.params.verify && j - 1 - left >= 0 && s[j - 1 - left] === s[n - 1 - left]) left++;
-      if (s[j] < 256) leftOnly.push({ source: j, evidence: left, twoSided: false, end: -1, left });
+      if (s[j] < SENTINEL) leftOnly.push({ source: j, evidence: left, twoSided: false, end: -1, left });
       if (!twoSided) continue;
       let end = -1;
       for (let t = j + 1; t <= Math.min(j + a.reach, n - headLen); t++) {
-        if (s[t - 1] >= 256) break; // the copied middle may not cross a sentinel
+        if (s[t - 1] >= SENTINEL) break; // the copied middle may not cross a sentinel
         let q = 0;
         while (q < headLen && s[t + q] === s[sufStart + q]) q++;
         if (q === headLen) {
@@ -207,7 +219,7 @@ export class MatchModel {
     for (const r of ranked) {
       if (out.length >= k) break;
       let e = r.source;
-      while (e < n && e - r.source < 80 && s[e] !== 10 && s[e] < 256) e++;
+      while (e < n && e - r.source < 80 && s[e] !== 10 && s[e] < SENTINEL) e++;
       const copied = Array.prototype.slice.call(s, r.source, e).join(',');
       if (lines.has(copied)) continue;
       lines.add(copied);
@@ -320,6 +332,83 @@ export class MatchModel {
   release(run: MatchRun): void {
     if (this.last?.table === run.table) this.last.busy = false;
     else if (!this.free.includes(run.table)) this.free.push(run.table);
+  }
+}
+
+/**
+ * The match rule over a stream one position at a time, for the context-mixing layer's per-document
+ * state (src/engine/cm.ts): step(stream, i) processes position i (== done) exactly as scan() does,
+ * and predicts stream[i]. Between begin() and undo() its table writes are logged, so a request's
+ * tail (SUF suffix PRE near) can be read and then taken back; run() hands generation the state.
+ */
+export class MatchTrack {
+  readonly table: Int32Array;
+  ptr = 0;
+  len = 0;
+  /** The next position to process. */
+  done = 0;
+  private log?: number[];
+  private saved?: { ptr: number; len: number; done: number };
+  private readonly mask: number;
+
+  constructor(readonly model: MatchModel) {
+    this.table = new Int32Array(1 << model.params.table_bits).fill(-1);
+    this.mask = (1 << model.params.table_bits) - 1;
+  }
+
+  /** Processes position i (must be `done`); afterwards symbol/length predict stream[i]. */
+  step(stream: ArrayLike<number>, i: number): void {
+    const { min_len: minLen, verify } = this.model.params;
+    let { ptr, len } = this;
+    if (len > 0) {
+      if (stream[ptr] === stream[i - 1]) {
+        ptr++;
+        if (len < MAX_LEN) len++;
+      } else len = 0;
+    }
+    if (i >= minLen) {
+      let h = 0x811c9dc5;
+      for (let j = i - minLen; j < i; j++) h = Math.imul(h ^ stream[j], 0x01000193) >>> 0;
+      h = (h ^ (h >>> 12)) & this.mask;
+      if (len === 0) {
+        const cand = this.table[h];
+        if (cand >= 0) {
+          let k = 0;
+          while (k < verify && cand - 1 - k >= 0 && stream[cand - 1 - k] === stream[i - 1 - k]) k++;
+          if (k >= minLen) {
+            ptr = cand;
+            len = k;
+          }
+        }
+      }
+      if (this.log) this.log.push(h, this.table[h]);
+      this.table[h] = i;
+    }
+    this.ptr = ptr;
+    this.len = len;
+    this.done = i + 1;
+  }
+
+  /** The symbol predicted at the last processed position (-1: none). */
+  symbol(stream: ArrayLike<number>): number {
+    return this.len > 0 ? stream[this.ptr] : -1;
+  }
+
+  begin(): void {
+    this.log = [];
+    this.saved = { ptr: this.ptr, len: this.len, done: this.done };
+  }
+
+  undo(): void {
+    if (!this.log || !this.saved) return;
+    for (let k = this.log.length - 2; k >= 0; k -= 2) this.table[this.log[k]] = this.log[k + 1];
+    ({ ptr: this.ptr, len: this.len, done: this.done } = this.saved);
+    this.log = this.saved = undefined;
+  }
+
+  /** A run for generation over `stream`, whose positions up to its end were processed. */
+  run(stream: ArrayLike<number>): MatchRun {
+    return new MatchRun(this.model, stream, this.table, this.ptr, this.len);
   }
 }
 

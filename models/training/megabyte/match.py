@@ -42,7 +42,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .symbols import EOM, PRE, SUF
+from .symbols import BOS, EOM, PRE, SUF
+
+SENTINEL = BOS  # symbols from BOS up are sentinels, not bytes
 
 TABLE_BITS = 20   # hash table of 2^20 positions (4 MB in the engine)
 VERIFY = 64       # symbols compared backwards to confirm a match found by hash
@@ -68,7 +70,7 @@ def anchor(s, n: int, suf_start: int, suf_len: int) -> tuple[int, int, bool, int
     if n < ANCHOR_CTX:
         return None
     line = n
-    while line > 0 and int(s[line - 1]) not in (10, 256, 257, 258):
+    while line > 0 and int(s[line - 1]) not in (10, BOS, SUF, PRE):
         line -= 1
     indent_only = line < n and all(int(x) in (9, 32) for x in s[line:n])
     head = [int(x) for x in s[suf_start:suf_start + min(suf_len, ANCHOR_HEAD)]]
@@ -88,11 +90,11 @@ def anchor(s, n: int, suf_start: int, suf_len: int) -> tuple[int, int, bool, int
         k = 0
         while k < VERIFY and j - 1 - k >= 0 and s[j - 1 - k] == s[n - 1 - k]:
             k += 1
-        if int(s[j]) < 256 and (left_best is None or k > left_best[1]):
+        if int(s[j]) < SENTINEL and (left_best is None or k > left_best[1]):
             left_best = (j, k)
         end = -1
         for t in range(j + 1, min(j + ANCHOR_REACH, n - len(head)) + 1 if two_sided else j + 1):
-            if int(s[t - 1]) >= 256:  # the copied middle may not cross a sentinel
+            if int(s[t - 1]) >= SENTINEL:  # the copied middle may not cross a sentinel
                 break
             if int(s[t]) == head[0] and [int(x) for x in s[t:t + len(head)]] == head:
                 end = t
