@@ -9,6 +9,7 @@
 // and the last level's last output is the distribution of symbol L. Appending one symbol moves
 // L to L+1: the highest level whose unit boundary L+1 is runs one more position on the unit just
 // completed, and every level below it restarts its sequence (position 0 reads the PAD unit).
+import { PAD, VOCAB_SIZE } from './contract';
 import { KVCache, ModelRuntime, prevUnits } from './runtime';
 
 /** Cancellation checked between model runs (a SharedArrayBuffer flag set by the client). */
@@ -82,7 +83,7 @@ export async function encodeGlobal(rt: ModelRuntime, cache: GlobalCache, stream:
     cache.out = undefined;
   }
   cache.stream = stream.slice(0, length);
-  const outSize = rt.levels.length > 1 ? rt.patchSizes[0] * rt.levels[1].dim : 260;
+  const outSize = rt.levels.length > 1 ? rt.patchSizes[0] * rt.levels[1].dim : VOCAB_SIZE;
   const kv = (cache.kv ??= KVCache.forLevel(rt.levels[0]));
   // Room for the whole target (and a few top patches of typing) at once, not chunk by chunk.
   kv.reserve(target - kv.length + 16);
@@ -138,7 +139,7 @@ export class Decoder {
 
   private outSize(level: number): number {
     const rt = this.rt;
-    return level === rt.levels.length - 1 ? 260 : rt.patchSizes[level] * rt.levels[level + 1].dim;
+    return level === rt.levels.length - 1 ? VOCAB_SIZE : rt.patchSizes[level] * rt.levels[level + 1].dim;
   }
 
   private symbolAt(row: number, i: number): number {
@@ -201,19 +202,12 @@ export class Decoder {
     const kv = this.global.kv!;
     if (kv.length !== this.base) throw new Error('the global cache changed under a decoder');
     const U0 = this.rt.unit(0);
-    const t = this.tails[0].length; // rows advance in lockstep
-    kv.reserve(t + 1); // before the writes: growing copies only [0, length)
     const outs: Float32Array[] = [];
     for (let r = 0; r < this.rows; r++) {
-      this.tails[r].forEach((pos, j) => kv.write(pos, 1, this.base + j));
-      kv.length = this.base + t;
-      try {
-        const res = await this.rt.runLevel(0, units.subarray(r * U0, (r + 1) * U0), 1, 1, null, kv);
-        outs.push(res.out);
-        this.tails[r] = [...this.tails[r], res.news.map((n) => n.data as Float32Array)];
-      } finally {
-        kv.length = this.base;
-      }
+      // Rows advance in lockstep: every tail is as long. The cache's own length stays the prefix's.
+      const res = await kv.withTail(this.tails[r], () => this.rt.runLevel(0, units.subarray(r * U0, (r + 1) * U0), 1, 1, null, kv));
+      outs.push(res.out);
+      this.tails[r] = [...this.tails[r], res.news.map((n) => n.data as Float32Array)];
     }
     const per = outs[0].length;
     const all = new Float32Array(per * this.rows);
@@ -239,7 +233,7 @@ export class Decoder {
       if (!restart) {
         for (let r = 0; r < rows; r++) for (let u = 0; u < unit; u++) units[r * unit + u] = BigInt(this.symbolAt(r, Lp - unit + u));
       } else {
-        units.fill(BigInt(260)); // PAD
+        units.fill(BigInt(PAD));
       }
       if (l === 0) {
         s.out = await this.stepGlobal(units); // the global cache and the tails hold level 0's state

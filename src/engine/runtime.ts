@@ -18,7 +18,8 @@ export class KVCache {
   private data: Float32Array[];
   private views: ort.Tensor[] | undefined;
   capacity: number;
-  length = 0;
+  /** Valid positions: only append, truncate and withTail move it. */
+  private len = 0;
 
   constructor(readonly layers: number, readonly heads: number, readonly headDim: number, public rows = 1, capacity = 1) {
     this.capacity = Math.max(1, capacity); // the graphs take buffers of at least one position (export.py)
@@ -27,6 +28,11 @@ export class KVCache {
 
   static forLevel(lv: LevelManifest, rows = 1, capacity = 1): KVCache {
     return new KVCache(lv.layers, lv.kv_heads, lv.head_dim, rows, capacity);
+  }
+
+  /** Positions [0, length) hold keys and values (what the graphs read as their past). */
+  get length(): number {
+    return this.len;
   }
 
   /**
@@ -66,8 +72,27 @@ export class KVCache {
   /** Writes new keys/values (rows, kvHeads, S, headDim) at `length` (reserving room) and advances it. */
   append(news: ort.Tensor[]): void {
     const S = (news[0].dims as number[])[2];
-    this.write(news.map((t) => t.data as Float32Array), S, this.length);
-    this.length += S;
+    this.write(news.map((t) => t.data as Float32Array), S, this.len);
+    this.len += S;
+  }
+
+  /**
+   * Runs `fn` with `tail` (per position, per layer tensor: one row's (kvHeads, 1, headDim)) written
+   * just past the valid positions and counted in `length`, as if appended; afterwards (also when
+   * `fn` throws) `length` is what it was and the tail's slots are scratch again. A candidate's
+   * global step runs this way over the document's shared cache without copying it.
+   */
+  async withTail<T>(tail: readonly (readonly Float32Array[])[], fn: () => Promise<T>): Promise<T> {
+    const base = this.len;
+    // Room for the tail and the position the run adds, before the writes (growing copies only [0, length)).
+    this.reserve(tail.length + 1);
+    tail.forEach((pos, j) => this.write(pos as Float32Array[], 1, base + j));
+    this.len = base + tail.length;
+    try {
+      return await fn();
+    } finally {
+      this.len = base;
+    }
   }
 
   /**
@@ -76,10 +101,10 @@ export class KVCache {
    */
   write(src: Float32Array[], S: number, at: number): void {
     if (at + S > this.capacity) {
-      const keep = this.length;
-      this.length = Math.min(keep, at);
+      const keep = this.len;
+      this.len = Math.min(keep, at);
       this.resize(Math.max(at + S, Math.ceil(this.capacity * 1.5)));
-      this.length = keep;
+      this.len = keep;
     }
     const { rows, heads, headDim: d, capacity } = this;
     for (let t = 0; t < src.length; t++) {
@@ -92,7 +117,7 @@ export class KVCache {
 
   /** Keeps the first `length` positions (free: the buffers stay). */
   truncate(length: number): void {
-    this.length = Math.min(this.length, Math.max(0, length));
+    this.len = Math.min(this.len, Math.max(0, length));
   }
 
   /** A cache of `rows` rows, each a copy of row 0. */
@@ -106,7 +131,7 @@ export class KVCache {
     const t = new KVCache(this.layers, heads, d, keep.length, capacity);
     const per = heads * capacity * d;
     t.data.forEach((dst, i) => keep.forEach((r, j) => dst.set(this.data[i].subarray(r * per, (r + 1) * per), j * per)));
-    t.length = this.length;
+    t.len = this.len;
     return t;
   }
 

@@ -55,3 +55,35 @@ test('picking and tiling rows copies whole rows; one row of one head is passed a
   assert.deepEqual(single.tensors()[3].dims, [1, 1, 5, D]);
   assert.equal(at(single, 3, 0, 0, 4), 43);
 });
+
+test('the cache owns its length: only append, truncate and withTail move it', () => {
+  const kv = new KVCache(1, 1, D, 1, 4);
+  kv.append(news(1, 1, 0, 2));
+  // @ts-expect-error length is read-only outside the class
+  assert.throws(() => { kv.length = 7; }, TypeError);
+  assert.equal(kv.length, 2);
+  kv.truncate(5); // never grows
+  assert.equal(kv.length, 2);
+  kv.truncate(-1);
+  assert.equal(kv.length, 0);
+});
+
+test('withTail shows the tail after the valid positions for one run, then the length is back (also on a throw)', async () => {
+  for (const heads of [1, 2]) {
+    const kv = new KVCache(1, heads, D, 1, 3);
+    kv.append(news(1, heads, 0, 3)); // full: the tail needs growth, which must keep [0, 3)
+    const tail = [5, 6].map((p) => news(1, heads, p, 1).map((t) => t.data as Float32Array));
+    const seen = await kv.withTail(tail, async () => {
+      assert.equal(kv.length, 5);
+      return Array.from({ length: 5 }, (_, p) => at(kv, 1, 0, heads - 1, p));
+    });
+    const h = 100 * (heads - 1);
+    assert.deepEqual(seen, [h + 1, h + 11, h + 21, h + 51, h + 61]);
+    assert.equal(kv.length, 3);
+    assert.ok(kv.capacity >= 6, 'room for the tail and the position the run adds');
+    await assert.rejects(kv.withTail(tail, async () => { throw new Error('run failed'); }), /run failed/);
+    assert.equal(kv.length, 3);
+    kv.append(news(1, heads, 9, 1)); // the tail's slot is scratch: an append overwrites it
+    assert.equal(at(kv, 0, 0, heads - 1, 3), h + 90);
+  }
+});
