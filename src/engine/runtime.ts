@@ -1,5 +1,6 @@
 // ONNX Runtime sessions for one model: one session per level, execution-provider choice with
 // fallback (at creation and at run time), and a typed `runLevel` over the graph contract.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { ExecutionProvider } from './api';
@@ -157,12 +158,59 @@ export interface RuntimeOptions {
    */
   simulateEp?: ExecutionProvider;
   failNextRunOn?: ExecutionProvider;
+  /**
+   * For tests: skip the check for GPU hardware (`softwareOnlyReason`), so that on a machine whose
+   * only WebGPU adapter is a software one the load probe is what decides.
+   */
+  assumeGpuHardware?: boolean;
+}
+
+/** One load probe of a GPU provider against the CPU provider (`ModelRuntime.probes`). */
+export interface ProbeResult {
+  ep: ExecutionProvider;
+  /** The provider's first run (shader compilation, uploads): not compared. */
+  firstMs: number;
+  /** Best of the timed runs on the provider and on the CPU provider. */
+  ms: number;
+  cpuMs: number;
+  /** Whether the provider serves (faster than the CPU provider). */
+  won: boolean;
+}
+
+/** How a user serves on a provider the engine would not choose (the reasons say it). */
+const ON_PURPOSE = 'to use it anyway, list the providers without "cpu" (megabyte.performance.executionProviders)';
+/** Timed runs of the probe per provider (after one untimed first run); a GPU provider that beats the CPU's best stops early. */
+const PROBE_RUNS = 3;
+/** The probe's global positions: an encode chunk of this many, then one step against them (the split branch). */
+const PROBE_GLOBAL_STEPS = 16;
+
+/**
+ * Why a GPU provider cannot be a hardware one on this machine, or undefined when it may be (or
+ * this cannot be told). Linux only: with no display controller on the PCI bus, no DRM render
+ * node and no WSL GPU (/dev/dxg), every WebGPU adapter Dawn finds is a CPU implementation (Mesa's
+ * lavapipe/llvmpipe, SwiftShader). onnxruntime-node does not report which adapter its WebGPU
+ * provider picked, so elsewhere the load probe decides.
+ */
+export function softwareOnlyReason(ep: ExecutionProvider): string | undefined {
+  if (ep !== 'webgpu' || process.platform !== 'linux') return undefined;
+  try {
+    if (existsSync('/dev/dxg')) return undefined;
+    if (existsSync('/dev/dri') && readdirSync('/dev/dri').some((n) => n.startsWith('renderD'))) return undefined;
+    const pci = '/sys/bus/pci/devices';
+    // Class 0x03xxxx: display controllers (VGA, 3D, other), including virtual GPUs.
+    if (readdirSync(pci).some((d) => readFileSync(path.join(pci, d, 'class'), 'utf8').startsWith('0x03'))) return undefined;
+  } catch {
+    return undefined; // sysfs unreadable (a sandbox): cannot tell, the probe decides
+  }
+  return `a software adapter only: this machine has no GPU (no display controller on PCI, no /dev/dri render node), so WebGPU could only run on the CPU (llvmpipe/lavapipe), slower than the CPU provider; ${ON_PURPOSE}`;
 }
 
 export class ModelRuntime {
   private sessions: ort.InferenceSession[] = [];
   ep: ExecutionProvider = 'cpu';
   readonly fallbacks: { ep: ExecutionProvider; error: string }[] = [];
+  /** The load probes run (a GPU provider with "cpu" in the list is compared with it before serving). */
+  readonly probes: ProbeResult[] = [];
   private failNextRunOn?: ExecutionProvider;
   /** Calls and milliseconds spent in run() per level (benchmarks read it). */
   readonly runStats: { calls: number; ms: number }[];
@@ -191,44 +239,128 @@ export class ModelRuntime {
     return rt;
   }
 
+  /**
+   * Serves on the first provider of `order` that can be created (CPU last in any case). When the
+   * setting lists "cpu", a GPU provider must also earn its place: not a software adapter
+   * (`softwareOnlyReason`) and faster than the CPU provider on a short probe at load. Without
+   * "cpu" in the list the first provider that loads serves, whatever it is (a choice on purpose).
+   */
   private async createSessions(order: ExecutionProvider[]): Promise<void> {
     const candidates = order.includes('cpu') ? order : [...order, 'cpu' as const];
+    const judge = this.opts.executionProviders.includes('cpu');
+    let cpu: { sessions: ort.InferenceSession[]; ms: number } | undefined;
     let lastError: unknown;
-    for (const ep of candidates) {
-      try {
-        const sessions: ort.InferenceSession[] = [];
-        for (const f of this.manifest.files) {
-          const file = path.join(this.dir, f.path);
-          try {
-            // enableMemPattern off: the memory pattern is planned per input shape, and ours change
-            // with every request (candidates, positions, past length), so with it on the worker's
-            // resident memory kept growing over a long session (npm run soak: +14.8 % after warm-up).
-            const so: ort.InferenceSession.SessionOptions = {
-              executionProviders: [ep === this.opts.simulateEp ? 'cpu' : ep], graphOptimizationLevel: 'all', interOpNumThreads: 1, enableMemPattern: false,
-              // Subnormal floats (weights or activations near zero) are many times slower on x86:
-              // flushed to zero, the previous bundled weights encoded 256 KB in 370 ms instead of 1,581.
-              extra: { session: { set_denormal_as_zero: '1' } },
-            };
-            // Inner levels run a few positions per call: one thread beats a pool's sync overhead.
-            if (f !== this.manifest.files[0]) so.intraOpNumThreads = 1;
-            else if (this.opts.threads > 0) so.intraOpNumThreads = this.opts.threads;
-            sessions.push(await ort.InferenceSession.create(file, so));
-          } catch (e) {
-            throw new ModelError(`onnxruntime cannot load it on ${ep}: ${(e as Error).message}`, file);
+    try {
+      for (const ep of candidates) {
+        if (ep !== 'cpu' && judge && !this.opts.assumeGpuHardware) {
+          const why = softwareOnlyReason(ep);
+          if (why) {
+            this.fallbacks.push({ ep, error: why });
+            continue;
           }
         }
-        sessions.forEach((s, i) => this.checkNames(s, i));
+        let sessions: ort.InferenceSession[];
+        try {
+          sessions = ep === 'cpu' && cpu ? cpu.sessions : await this.open(ep);
+        } catch (e) {
+          lastError = e;
+          if (e instanceof ModelError && ep === 'cpu') throw e;
+          this.fallbacks.push({ ep, error: (e as Error).message });
+          continue;
+        }
+        // A simulated provider runs the CPU's kernels: a probe would compare the CPU with itself.
+        if (ep !== 'cpu' && judge && ep !== this.opts.simulateEp) {
+          let lost: string | undefined;
+          try {
+            if (!cpu) {
+              const s = await this.open('cpu');
+              cpu = { sessions: s, ms: (await this.probe(s, Infinity)).best };
+            }
+            const p = await this.probe(sessions, cpu.ms);
+            const won = p.best < cpu.ms;
+            this.probes.push({ ep, firstMs: round(p.first), ms: round(p.best), cpuMs: round(cpu.ms), won });
+            if (!won) lost = `slower than the CPU provider on the load probe (${round(p.best)} ms against ${round(cpu.ms)} ms; first run ${round(p.first)} ms): a software adapter or a slow GPU; ${ON_PURPOSE}`;
+          } catch (e) {
+            lost = `the load probe failed: ${(e as Error).message}`;
+          }
+          if (lost) {
+            await Promise.all(sessions.map((s) => s.release()));
+            this.fallbacks.push({ ep, error: lost });
+            continue;
+          }
+        }
         await Promise.all(this.sessions.map((s) => s.release()));
         this.sessions = sessions;
         this.ep = ep;
         return;
-      } catch (e) {
-        lastError = e;
-        if (e instanceof ModelError && ep === 'cpu') throw e;
-        this.fallbacks.push({ ep, error: (e as Error).message });
       }
+    } finally {
+      if (cpu && this.sessions !== cpu.sessions) await Promise.all(cpu.sessions.map((s) => s.release()));
     }
     throw lastError instanceof Error ? lastError : new ModelError(String(lastError));
+  }
+
+  /** One session per level on `ep`, their names checked against the contract. */
+  private async open(ep: ExecutionProvider): Promise<ort.InferenceSession[]> {
+    const sessions: ort.InferenceSession[] = [];
+    try {
+      for (const f of this.manifest.files) {
+        const file = path.join(this.dir, f.path);
+        try {
+          // enableMemPattern off: the memory pattern is planned per input shape, and ours change
+          // with every request (candidates, positions, past length), so with it on the worker's
+          // resident memory kept growing over a long session (npm run soak: +14.8 % after warm-up).
+          const so: ort.InferenceSession.SessionOptions = {
+            executionProviders: [ep === this.opts.simulateEp ? 'cpu' : ep], graphOptimizationLevel: 'all', interOpNumThreads: 1, enableMemPattern: false,
+            // Subnormal floats (weights or activations near zero) are many times slower on x86:
+            // flushed to zero, the previous bundled weights encoded 256 KB in 370 ms instead of 1,581.
+            extra: { session: { set_denormal_as_zero: '1' } },
+          };
+          // Inner levels run a few positions per call: one thread beats a pool's sync overhead.
+          if (f !== this.manifest.files[0]) so.intraOpNumThreads = 1;
+          else if (this.opts.threads > 0) so.intraOpNumThreads = this.opts.threads;
+          sessions.push(await ort.InferenceSession.create(file, so));
+        } catch (e) {
+          throw new ModelError(`onnxruntime cannot load it on ${ep}: ${(e as Error).message}`, file);
+        }
+      }
+      sessions.forEach((s, i) => this.checkNames(s, i));
+      return sessions;
+    } catch (e) {
+      await Promise.all(sessions.map((s) => s.release()));
+      throw e;
+    }
+  }
+
+  /**
+   * The load probe: what one byte of generation and a short encode ask of each level (a global
+   * chunk of PROBE_GLOBAL_STEPS positions, one global step against it, a middle and a local
+   * patch), on made-up symbols. One untimed first run, then up to PROBE_RUNS timed ones; the
+   * best counts. Stops early once a run beats `beat`.
+   */
+  private async probe(sessions: ort.InferenceSession[], beat: number): Promise<{ first: number; best: number }> {
+    const once = async () => {
+      const t0 = performance.now();
+      const lv0 = this.levels[0];
+      const kv = KVCache.forLevel(lv0, 1, PROBE_GLOBAL_STEPS + 1);
+      const units = (steps: number, unit: number, rows = 1) => BigInt64Array.from({ length: rows * steps * unit }, (_, i) => BigInt((i * 37) % 256));
+      const r0 = await sessions[0].run(this.feeds(0, units(PROBE_GLOBAL_STEPS, lv0.unit), 1, PROBE_GLOBAL_STEPS, null, kv));
+      kv.append(this.newsOf(0, r0));
+      const r1 = await sessions[0].run(this.feeds(0, units(1, lv0.unit), 1, 1, null, kv));
+      let ctx = this.outOf(0, r1);
+      for (let l = 1; l < this.levels.length; l++) {
+        const lv = this.levels[l];
+        const p = this.patchSizes[l - 1];
+        const r = await sessions[l].run(this.feeds(l, units(p, lv.unit), 1, p, ctx, KVCache.forLevel(lv)));
+        // The next level's context: the first position's children (1, p_l, D_{l+1}).
+        if (l + 1 < this.levels.length) ctx = this.outOf(l, r).subarray(0, this.patchSizes[l] * this.levels[l + 1].dim);
+      }
+      return performance.now() - t0;
+    };
+    const first = await once();
+    let best = Infinity;
+    for (let i = 0; i < PROBE_RUNS && best >= beat; i++) best = Math.min(best, await once());
+    return { first, best };
   }
 
   private checkNames(s: ort.InferenceSession, level: number): void {
@@ -254,18 +386,7 @@ export class ModelRuntime {
    */
   async runLevel(level: number, units: BigInt64Array, rows: number, steps: number,
     context: Float32Array | null, past: KVCache): Promise<LevelOutput> {
-    const lv = this.levels[level];
-    const feeds: Record<string, ort.Tensor> = {
-      [ONNX.inputUnits]: new ort.Tensor('int64', units, [rows, steps, lv.unit]),
-      [ONNX.pastLength]: new ort.Tensor('int64', BigInt64Array.of(BigInt(past.length)), [1]),
-    };
-    if (level > 0) feeds[ONNX.inputContext] = new ort.Tensor('float32', context!, [rows, steps, lv.dim]);
-    const kv = past.tensors();
-    for (let i = 0; i < lv.layers; i++) {
-      feeds[ONNX.pastKey(i)] = kv[2 * i];
-      feeds[ONNX.pastValue(i)] = kv[2 * i + 1];
-    }
-    const last = level === this.levels.length - 1;
+    const feeds = this.feeds(level, units, rows, steps, context, past);
     let res: ort.InferenceSession.OnnxValueMapType;
     try {
       if (this.failNextRunOn && this.failNextRunOn === this.ep) {
@@ -284,10 +405,33 @@ export class ModelRuntime {
       await this.createSessions(order.slice(order.indexOf(this.ep) + 1));
       return this.runLevel(level, units, rows, steps, context, past);
     }
+    return { out: this.outOf(level, res), news: this.newsOf(level, res) };
+  }
+
+  private feeds(level: number, units: BigInt64Array, rows: number, steps: number, context: Float32Array | null, past: KVCache): Record<string, ort.Tensor> {
+    const lv = this.levels[level];
+    const feeds: Record<string, ort.Tensor> = {
+      [ONNX.inputUnits]: new ort.Tensor('int64', units, [rows, steps, lv.unit]),
+      [ONNX.pastLength]: new ort.Tensor('int64', BigInt64Array.of(BigInt(past.length)), [1]),
+    };
+    if (level > 0) feeds[ONNX.inputContext] = new ort.Tensor('float32', context!, [rows, steps, lv.dim]);
+    const kv = past.tensors();
+    for (let i = 0; i < lv.layers; i++) {
+      feeds[ONNX.pastKey(i)] = kv[2 * i];
+      feeds[ONNX.pastValue(i)] = kv[2 * i + 1];
+    }
+    return feeds;
+  }
+
+  private newsOf(level: number, res: ort.InferenceSession.OnnxValueMapType): ort.Tensor[] {
     const news: ort.Tensor[] = [];
-    for (let i = 0; i < lv.layers; i++) news.push(res[ONNX.newKey(i)] as ort.Tensor, res[ONNX.newValue(i)] as ort.Tensor);
-    const out = res[last ? ONNX.outputLogits : ONNX.outputContext] as ort.Tensor;
-    return { out: out.data as Float32Array, news };
+    for (let i = 0; i < this.levels[level].layers; i++) news.push(res[ONNX.newKey(i)] as ort.Tensor, res[ONNX.newValue(i)] as ort.Tensor);
+    return news;
+  }
+
+  private outOf(level: number, res: ort.InferenceSession.OnnxValueMapType): Float32Array {
+    const last = level === this.levels.length - 1;
+    return (res[last ? ONNX.outputLogits : ONNX.outputContext] as ort.Tensor).data as Float32Array;
   }
 
   async release(): Promise<void> {
@@ -308,4 +452,8 @@ export function prevUnits(seq: ArrayLike<number>, first: number, steps: number, 
     }
   }
   return a;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
 }
