@@ -13,12 +13,20 @@ import {
   useReadyExtension,
 } from './helpers';
 
-/** Prompts tried in turn for cycling, until one yields at least two distinct candidates. */
+/**
+ * Prompts tried in turn for cycling, until one yields at least two distinct candidates (after
+ * post-processing). Greedy candidates after the first start from another anchor of the match
+ * model or another first byte, so each of these gave 3 distinct ones with the bundled model
+ * (npm run complete -- --candidates 3 --max-bytes 256 --stop block); the last one has four
+ * earlier places the cursor's context continues differently, for the match model's anchors.
+ * None giving two is a failure, not a skip: cycling would then be untested.
+ */
 const CYCLING_PROMPTS: [string, string][] = [
   ['def fibonacci(n):\n    ', 'python'],
   ['import os\nimport sys\n\n\ndef main(argv):\n    ', 'python'],
   ['function add(a, b) {\n  return ', 'javascript'],
   ['export function clamp(x: number, lo: number, hi: number): number {\n  ', 'typescript'],
+  ['COLORS = {\n    "sky": "blue",\n    "grass": "green",\n    "blood": "red",\n    "sun": "yellow",\n    "', 'python'],
 ];
 
 describe('inline completions', () => {
@@ -52,21 +60,17 @@ describe('inline completions', () => {
       this.timeout(240_000);
       let editor: vscode.TextEditor | undefined;
       let texts: string[] = [];
+      const tried: string[][] = [];
       for (const [prompt, language] of CYCLING_PROMPTS) {
         editor = await openDoc(prompt, language);
         texts = await suggest(api, editor, 60_000);
-        if (texts.length >= 2) break;
+        tried.push(texts);
+        if (new Set(texts).size >= 2) break;
         await closeAllEditors();
       }
-      assert.ok(editor && texts.length >= 1, 'the extension offered candidates (api.lastCompletion().texts)');
-      if (texts.length < 2) {
-        // Post-processing dedupes and drops blank candidates; a model still in training can leave one.
-        report(`cycling: SKIPPED the "differs between cycles" assertion: every prompt left ${texts.length} distinct candidate(s) ` +
-          `after post-processing (${JSON.stringify(texts)})`);
-        const inserted = await accept(editor);
-        assert.equal(inserted, texts[0]);
-        return;
-      }
+      // Post-processing dedupes and drops blank candidates; with fewer than two left there is
+      // nothing to cycle through, and the test fails rather than pass without checking cycling.
+      assert.ok(editor && new Set(texts).size >= 2, `a prompt gives at least two distinct candidates to cycle through; got ${JSON.stringify(tried)}`);
       const doc = editor.document;
       const prompt = doc.getText();
 
@@ -78,11 +82,12 @@ describe('inline completions', () => {
 
       // 2. showNext: another candidate
       const again = await suggest(api, editor);
+      assert.ok(new Set(again).size >= 2, `asked again, still two distinct candidates: ${JSON.stringify(again)}`);
       await sleep(300);
       await vscode.commands.executeCommand('editor.action.inlineSuggest.showNext');
       await sleep(300);
       const second = await accept(editor);
-      assert.notEqual(second, first, `showNext changes the shown candidate (candidates ${JSON.stringify(again)})`);
+      assert.notEqual(second, first, `showNext (Alt+]) changes the shown candidate (candidates ${JSON.stringify(again)})`);
       assert.ok(again.includes(second), `the cycled-to text ${JSON.stringify(second)} is one of the candidates ${JSON.stringify(again)}`);
       await undoTo(editor, prompt);
 
@@ -94,7 +99,7 @@ describe('inline completions', () => {
       await vscode.commands.executeCommand('editor.action.inlineSuggest.showPrevious');
       await sleep(300);
       const third = await accept(editor);
-      assert.equal(third, first, 'showPrevious after showNext shows the first candidate again');
+      assert.equal(third, first, 'showPrevious (Alt+[) after showNext shows the first candidate again');
       report(`cycling: ${again.length} candidates; Tab inserted ${JSON.stringify(first)}, after showNext ${JSON.stringify(second)}`);
     });
   });
