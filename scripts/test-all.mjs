@@ -2,6 +2,8 @@
 //   1. types and lint   2. engine (node --test)   3. recipe (pytest)   4. extension in a real VS Code
 //   5. the packaged vsix installed into that VS Code
 // MEGABYTE_SKIP_TIERS=extension (comma list) skips tiers, for quick local runs only.
+// The engine tier includes the WebGPU tests (test/engine/webgpu.test.ts): without a WebGPU adapter
+// they skip and say why; MEGABYTE_REQUIRE_WEBGPU=1 (.ci/run, once it installed lavapipe) fails them instead.
 // Tier names as arguments run only those tiers (`npm run test:engine` is `build engine`: the
 // same node --test command as npm test's); --dry-run prints the chosen tiers as JSON instead.
 import { spawnSync } from 'node:child_process';

@@ -18,6 +18,7 @@ import './smoke.test';
 import './inline.test';
 import './ui.test';
 import './performance.test';
+import './webgpu.test';
 
 interface TestRecord {
   title: string;
