@@ -46,6 +46,7 @@ function matches(glob) {
 }
 
 const ortDir = path.join('node_modules/onnxruntime-node/bin/napi-v6', ortPlat, arch);
+if (!walk(ortDir).length) throw new Error(`no onnxruntime binaries for ${target} at ${ortDir}`);
 /** [source, staged path] of every file that ships for this target. */
 const files = whitelist().flatMap((glob) => (glob.startsWith('bin/napi-v6/')
   // onnxruntime-node's JavaScript is in the production bundle; its native binding loads from here.
