@@ -106,7 +106,7 @@ export async function writeReport(dir: string, stamp: string, meta: Meta, lines:
       [`the model (loaded, warmed up)`, num(mem.model_rss_mb), num((mem.model as Line)?.array_buffers_mb), num((mem.model as Line)?.heap_mb)],
       [`a ${kb(mem.doc_bytes)} document (its KV cache: ${num(mem.cache_mb)} MB)`, num(mem.document_rss_mb), num((mem.document as Line)?.array_buffers_mb), num(mem.document_heap_mb)],
     ]), '');
-    md.push(`RSS: bare Node ${num(mem.bare_rss_mb)} MB, with the model ${num(mem.warm_rss_mb)} MB, with the document ${num(mem.with_document_rss_mb)} MB; peak (\`maxRSS\`) ${num(mem.peak_warm_rss_mb)} MB before the document, ${num(mem.peak_rss_mb)} MB after. Closing the document gives back ${num(mem.released_on_close_external_mb)} MB of JS buffers and ${num(mem.released_on_close_rss_mb)} MB of RSS.`, '');
+    md.push(`RSS: bare Node ${num(mem.bare_rss_mb)} MB, with the model ${num(mem.warm_rss_mb)} MB, with the document ${num(mem.with_document_rss_mb)} MB; peak (the child's own, \`VmHWM\`) ${num(mem.peak_warm_rss_mb)} MB before the document, ${num(mem.peak_rss_mb)} MB after. Closing the document gives back ${num(mem.released_on_close_external_mb)} MB of JS buffers and ${num(mem.released_on_close_rss_mb)} MB of RSS.`, '');
   }
 
   // 5. responsiveness
