@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { intFlag, noPositional, numberFlag, parseArgs, repoRoot, UsageError, type FlagTable } from '../../src/cli/args';
 
@@ -72,4 +73,23 @@ test('the built CLIs refuse an unknown flag before loading a model', () => {
   const score = cli('cli/score.js', ['--bogus', 'a.txt', 'b.txt']);
   assert.equal(score.status, 2);
   assert.match((score.last as { error: string }).error, /unknown flag --bogus/);
+});
+
+test('every flag a tool reads is in its table (else parseArgs would refuse it and the flag would be dead)', () => {
+  const tools: [string, string][] = [
+    ['src/cli/score.ts', 'SCORE_FLAGS'], ['src/cli/complete.ts', 'COMPLETE_FLAGS'], ['src/bench/infill.ts', 'INFILL_FLAGS'],
+    ['src/bench/soak.ts', 'SOAK_FLAGS'], ['src/bench/bench.ts', 'BENCH_FLAGS'],
+  ];
+  const common = ['model', 'threads'];
+  for (const [file, table] of tools) {
+    const src = readFileSync(path.join(repoRoot(), file), 'utf8');
+    const start = src.indexOf(`const ${table} = {`);
+    assert.ok(start >= 0, `${file} defines ${table}`);
+    const body = src.slice(start, src.indexOf('} as const satisfies FlagTable', start));
+    const declared = new Set([...body.matchAll(/^\s+'?([a-z][a-z-]*)'?: \{ (?:value|help)/gm)].map((m) => m[1]));
+    if (body.includes('...COMMON_FLAGS')) common.forEach((c) => declared.add(c));
+    const read = [...src.matchAll(/(?:flags\.(?:get|has)\(|(?:intFlag|stringFlag|numberFlag)\(p, |\bdir\()'([a-z][a-z-]*)'/g)].map((m) => m[1]);
+    assert.ok(read.length > 0, `${file}: no flag reads found`);
+    for (const name of read) assert.ok(declared.has(name), `${file} reads --${name}, which ${table} does not list`);
+  }
 });
