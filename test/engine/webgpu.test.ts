@@ -13,14 +13,18 @@ import { fixture, longText, MODEL_DIR } from './helpers';
 
 /**
  * WebGPU against the CPU provider, measured on lavapipe (Mesa 25.0.7 from bookworm-backports,
- * onnxruntime-node 1.30.0): on the 1,536-byte file the largest per-byte difference is 1.6e-5
- * bits and bits per byte agree to 6 decimals; per level, on the same inputs, the largest output
- * difference is 9.5e-7 (global, the one-position step against a cache), 1.1e-6 (middle) and
- * 1.6e-5 (local logits; 4.0e-6 bits). The bounds leave room for another adapter's rounding and
- * stay far below what a wrong kernel gives (bits of a byte off by whole bits).
+ * onnxruntime-node 1.30.0): on the 1,023-byte file the largest per-byte difference is 1.5e-5
+ * bits and bits per byte agree to 6 decimals (on 1,536 bytes: 1.6e-5); per level, on the same
+ * inputs, the largest output difference is 1.2e-6 (global, the one-position step against a
+ * cache), 8.9e-7 (middle) and 1.0e-5 (local logits; 1.6e-5 bits). The bounds leave room for
+ * another adapter's rounding and stay far below what a wrong kernel gives (bits off by whole bits).
  */
 const TOL = { bitsPerByte: 1e-3, bitsOfAByte: 1e-2, output: 1e-3 };
-const TEXT_BYTES = 1536;
+/**
+ * 1,023 bytes: with BOS, 16 global positions, the load probe's chunk (runtime.ts
+ * PROBE_GLOBAL_STEPS), so a software adapter compiles that level's shaders once for both.
+ */
+const TEXT_BYTES = 1023;
 /** Every new past length compiles new shaders on a software adapter: decoding is the slow part. */
 const GREEDY_BYTES = 32;
 
@@ -110,7 +114,7 @@ test('each level, and one global step against a cache (the split-attention branc
   const g = await needGpu(t);
   if (!g) return;
   const c = await cpu;
-  const stream = [BOS, ...Buffer.from(longText(1100))];
+  const stream = [BOS, ...Buffer.from(longText(TEXT_BYTES))];
   const U0 = c.unit(0);
   const K = Math.floor(stream.length / U0); // global positions run as one chunk, then one more
   const diffs: Record<string, number> = {};
@@ -162,10 +166,9 @@ test('by default (the list with "cpu") a software adapter never serves: the engi
   // Runs everywhere: with a hardware adapter, WebGPU may serve, but only after beating the CPU on the probe.
   const rt = await load([...DEFAULT_OPTIONS.executionProviders]);
   const why = rt.fallbacks.find((f) => f.ep === 'webgpu');
-  if (rt.ep === 'webgpu') {
-    assert.ok(rt.probes.some((p) => p.ep === 'webgpu' && p.won && p.ms < p.cpuMs), JSON.stringify(rt.probes));
+  if (rt.ep !== 'cpu') {
+    assert.ok(rt.probes.some((p) => p.ep === rt.ep && p.won && p.ms < p.cpuMs), `${rt.ep} serves only after beating the CPU: ${JSON.stringify(rt.probes)}`);
   } else {
-    assert.equal(rt.ep, 'cpu');
     assert.ok(why, 'the reason WebGPU does not serve is reported');
     if (softwareOnlyReason('webgpu')) assert.match(why.error, /software adapter only: this machine has no GPU/, 'no GPU hardware: WebGPU is not even tried');
   }
