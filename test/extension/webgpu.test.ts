@@ -52,7 +52,7 @@ describe('WebGPU provider', () => {
   }
 
   it('with ["webgpu","cpu"] the status bar names the provider that serves (WebGPU only if it beat the CPU, else CPU and why) and ghost text appears', async function () {
-    this.timeout(300_000);
+    this.timeout(180_000);
     const m = await useProviders(['webgpu', 'cpu']);
     const text = api.statusText();
     assert.ok(text.includes(DEVICE_LABELS[m.ep]), `status bar "${text}" names ${m.ep}`);
@@ -65,12 +65,14 @@ describe('WebGPU provider', () => {
       assert.equal(m.ep, 'webgpu');
       report(`["webgpu","cpu"]: WebGPU serves (it beat the CPU on the load probe)`);
     }
-    const texts = await ghostText(240_000);
+    const texts = await ghostText(60_000);
     report(`["webgpu","cpu"] ghost text: ${JSON.stringify(texts[0])}`);
   });
 
   it('with ["webgpu"] (chosen on purpose) the status bar shows WebGPU and ghost text appears', async function () {
-    this.timeout(600_000);
+    // Bounded: the whole extension suite has 600 s (test/e2e/run.mjs). Measured through the engine on
+    // lavapipe with Mesa's cache warm: the first request spends its 2 s budget compiling, the next gives text in 1 s.
+    this.timeout(240_000);
     const m = await useProviders(['webgpu']);
     if (m.ep !== 'webgpu') {
       const why = m.fallbacks.find((f) => f.ep === 'webgpu')?.error ?? 'no reason given';
@@ -84,7 +86,7 @@ describe('WebGPU provider', () => {
     restores.push(await withSetting('megabyte.completion', 'candidates', 1));
     restores.push(await withSetting('megabyte.completion', 'maxBytes', 16));
     const t0 = Date.now();
-    const texts = await ghostText(540_000);
+    const texts = await ghostText(180_000);
     assert.equal(model(api)?.ep, 'webgpu', 'still serving on WebGPU after the completion');
     report(`["webgpu"]: status bar "${text}", first ghost text after ${Date.now() - t0} ms: ${JSON.stringify(texts[0])}`);
     await vscode.commands.executeCommand('editor.action.inlineSuggest.hide');
