@@ -35,7 +35,7 @@ const gpu: Promise<ModelRuntime | string> = (async () => {
   const rt = await load(['webgpu']);
   if (rt.ep === 'webgpu') return rt;
   await rt.release();
-  const why = `no WebGPU adapter on this machine (${rt.fallbacks.map((f) => f.error).join('; ')}); on Debian bookworm install mesa-vulkan-drivers from bookworm-backports and libvulkan1 (README, Tests)`;
+  const why = `no WebGPU adapter on this machine (on Debian bookworm: mesa-vulkan-drivers from bookworm-backports and libvulkan1, README "Tests"); onnxruntime: ${rt.fallbacks.map((f) => f.error).join('; ')}`;
   if (process.env.MEGABYTE_REQUIRE_WEBGPU === '1') throw new Error(`MEGABYTE_REQUIRE_WEBGPU=1 but ${why}`);
   return why;
 })();
