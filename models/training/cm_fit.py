@@ -5,8 +5,11 @@
 
 A deterministic sample of whole training files (every package in turn, as match_fit.py samples
 them) is scored by the network from BOS; the CM layer's online part runs over the same streams
-(it learns inside each file, from nothing, as it does in the engine) and gives p_cm for every bit;
-the final mixer's weights, per set (bit position x p_cm's confidence), are the logistic regression
+(it learns inside each file, as it does in the engine) and gives p_cm for every bit; its small
+adaptive tables (match maps, count maps, the mixers' weights, the first APM) carry from file to
+file, and where the last file leaves them is the manifest's `priors`, where every document starts
+(a short document has no time to learn that a long match is right);
+the final mixer's weights, per set (bit position x p_cm's confidence x match state), are the logistic regression
 of the bit on [stretch(p_cm), stretch(p_net), 1] (Newton's method), stored as integers (65536 = 1.0)
 in manifest.json `context_mixing.final` beside the online part's parameters. The held-out figures
 of eval.py --cm stay out of sample. Run it again after a new network (the final weights depend
@@ -31,30 +34,32 @@ from megabyte.symbols import BOS  # noqa: E402
 KIND = "context mixing: online context models + the network, bit by bit (megabyte/cm.py, src/engine/cm.ts)"
 
 
-def fit_final(feats: np.ndarray, sets: int = cm.FINAL_SETS, iterations: int = 30) -> tuple[list[list[int]], float, float]:
-    """Per set, the logistic regression of y on [st_cm, st_net, 256] / 65536 * 256 ... as integers:
-    squash((w0 st_cm + w1 st_net + w2 256) >> 16) ~ sigmoid((w0 st_cm + w1 st_net + w2 256) / 2^24).
-    Returns (weights, bits per bit before (p_cm alone), after)."""
+def fit_final(feats: np.ndarray, sets: int = cm.FINAL_SETS, iterations: int = 30,
+              ridge: float = 10.0) -> tuple[list[list[int]], float, float]:
+    """Per set (feats: set, st_cm, st_net, y, ...), the logistic regression of y on
+    [st_cm / 256, st_net / 256, 1] (squash works in units of 1/256), as integers (65536 = 1.0):
+    squash((w0 st_cm + w1 st_net + w2 256) >> 16); a ridge pulls each set towards PRIOR (a set
+    with few or separable bits stays finite). Returns (weights, bits per bit of p_cm alone, of the
+    fitted mixer), on the fitting data."""
+    prior = np.array([0.5, 0.5, 0.0])
     out = []
     before = after = 0.0
     for k in range(sets):
         f = feats[feats[:, 0] == k]
-        if len(f) == 0:
-            out.append([65536, 0, 0])
-            continue
-        X = np.stack([f[:, 1], f[:, 2], np.full(len(f), 256.0)], 1) / 256.0
-        y = f[:, 3].astype(np.float64)
-        w = np.array([1.0, 0.0, 0.0])
-        for _ in range(iterations):
-            p = 1 / (1 + np.exp(-(X @ w)))
-            g = X.T @ (p - y)
-            H = (X * (p * (1 - p))[:, None]).T @ X + 1e-3 * np.eye(3)
-            w -= np.linalg.solve(H, g)
-        pc = np.clip(1 / (1 + np.exp(-X[:, 0])), 1e-6, 1 - 1e-6)
-        pf = np.clip(1 / (1 + np.exp(-(X @ w))), 1e-6, 1 - 1e-6)
-        before -= float(np.sum(y * np.log2(pc) + (1 - y) * np.log2(1 - pc)))
-        after -= float(np.sum(y * np.log2(pf) + (1 - y) * np.log2(1 - pf)))
-        out.append([int(round(x * 65536)) for x in w])
+        w = prior.copy()
+        if len(f):
+            X = np.stack([f[:, 1], f[:, 2], np.full(len(f), 256.0)], 1) / 256.0
+            y = f[:, 3].astype(np.float64)
+            for _ in range(iterations):
+                p = 1 / (1 + np.exp(-np.clip(X @ w, -30, 30)))
+                g = X.T @ (p - y) + ridge * (w - prior)
+                H = (X * (p * (1 - p))[:, None]).T @ X + ridge * np.eye(3)
+                w = w - np.linalg.solve(H, g)
+            pc = np.clip(1 / (1 + np.exp(-X[:, 0])), 1 / 4096, 1 - 1 / 4096)
+            pf = np.clip(1 / (1 + np.exp(-np.clip(X @ w, -30, 30))), 1 / 4096, 1 - 1 / 4096)
+            before -= float(np.sum(y * np.log2(pc) + (1 - y) * np.log2(1 - pc)))
+            after -= float(np.sum(y * np.log2(pf) + (1 - y) * np.log2(1 - pf)))
+        out.append([int(round(x * 65536)) for x in np.clip(w, -64, 64)])
     n = len(feats)
     return out, before / max(1, n), after / max(1, n)
 
@@ -69,6 +74,7 @@ def main() -> None:
     ap.add_argument("--manifest", help="write the block into this manifest.json (its match_model is used)")
     ap.add_argument("--match", help="manifest.json whose match_model to use (default: --manifest)")
     ap.add_argument("--out", help="write the block to this JSON file")
+    ap.add_argument("--feats", help="also save the per-bit features (set, st_cm, st_net, y, j, match state) here (.npy)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from eval import heldout_files, load_match, stream_probs
@@ -80,9 +86,15 @@ def main() -> None:
     block = {"kind": KIND, "params": dict(cm.DEFAULTS), "final": cm.default_final()}
     feats: list = []
     for _, data in files:
+        # each file from the priors the files before it left (the small tables; the hashed
+        # context tables start empty in every document), as a document starts from the manifest's
         stream = [BOS] + list(data)
-        cm.stream_bits(stream, stream_probs(model, stream), block, mm, feats=feats)
+        end: list = []
+        cm.stream_bits(stream, stream_probs(model, stream), block, mm, feats=feats, state=end)
+        block["priors"] = end[0].priors()
     f = np.asarray(feats, dtype=np.float64)
+    if args.feats:
+        np.save(args.feats, f)
     final, before, after = fit_final(f)
     block["final"] = final
     block["fitted_on"] = {"split": "train", "files": len(files), "bytes": int(sum(len(d) for _, d in files)),

@@ -142,6 +142,106 @@ def compressor_bits(files: list[bytes]) -> dict:
     return res
 
 
+def compressed_sizes(data: bytes) -> dict[str, int | None]:
+    """Bytes of one document under xz -9e, zstd -19 --long, 7z PPMd (-mx=9) and zpaq -m5 (whole
+    archives, headers included: what a user would store)."""
+    out: dict[str, int | None] = {}
+    for name, cmd in (("xz -9e", ["xz", "-9e", "-c", "-T1"]), ("zstd -19 --long", ["zstd", "-19", "--long=27", "-c", "-q"])):
+        out[name] = len(subprocess.run(cmd, input=data, capture_output=True, check=True).stdout) if shutil.which(cmd[0]) else None
+    for name, exe, args in (("ppmd (7z)", "7z", ["a", "-m0=PPMd", "-mx=9", "a.7z", "f"]), ("zpaq -m5", "zpaq", ["a", "a.zpaq", "f", "-m5"])):
+        if not shutil.which(exe):
+            out[name] = None
+            continue
+        with tempfile.TemporaryDirectory() as td:
+            (Path(td) / "f").write_bytes(data)
+            subprocess.run([exe, *args], cwd=td, capture_output=True, check=True)
+            out[name] = (Path(td) / args[-2 if exe == "7z" else 1]).stat().st_size
+    return out
+
+
+def language(name: str) -> str:
+    """A held-out file's language, by extension (.d.ts counts as ts; no extension: other)."""
+    base = name.rsplit("/", 1)[-1]
+    return base.rsplit(".", 1)[-1].lower() if "." in base else "other"
+
+
+ABLATIONS = {"order 0": "order0", "orders 1-2": "order1,order2", "orders 3-4": "order3,order4", "order 6": "order6",
+             "words": "word,word2", "column and indentation": "column,indent", "sparse": "sparse23,sparse24",
+             "match model (min 4, the anchor)": "match", "long match model (min 12)": "match_long",
+             "the network (CM alone)": "network"}
+
+
+def engine_bits(docs: list[bytes], model_dir: str, mode: str, without: str = "") -> list[float]:
+    """Total bits of each document under the TypeScript engine (`npm run score`, built by
+    scripts/build.mjs): mode "cm" (as the editor uses the model), "match" (--match-only: the
+    network and the match model) or "network" (--network-only). Each document is scored on its
+    own from BOS, as file_bits scores them."""
+    root = Path(__file__).resolve().parents[2]
+    cli = root / "dist" / "cli" / "score.js"
+    if not cli.exists():
+        raise SystemExit(f"{cli} is missing: run node scripts/build.mjs first")
+    flag = {"cm": [], "match": ["--match-only"], "network": ["--network-only"]}[mode] + (["--without", without] if without else [])
+    with tempfile.TemporaryDirectory() as td:
+        paths = []
+        for k, d in enumerate(docs):
+            p = Path(td) / f"{k}"
+            p.write_bytes(d)
+            paths.append(str(p))
+        r = subprocess.run(["node", str(cli), "--model", model_dir, "--per-file", "--threads", "1", *flag, *paths],
+                           capture_output=True, text=True, check=True)
+    lines = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    per = {Path(x["file"]).name: x for x in lines if "file" in x}
+    return [per[str(k)]["bpb"] * len(d) for k, d in enumerate(docs)]
+
+
+def cm_figures(files: list[tuple[str, bytes]], model_dir: str) -> dict:
+    """eval.py --cm: held-out bits per byte (a) per file and (b) per package concatenated (in the
+    sample's order), overall and per language, under the engine with the context-mixing layer, with
+    the match model only, and the network alone, beside the compressors on the same documents.
+    (b) per language: each package's files of that language concatenated."""
+    by_pkg: dict[str, list[bytes]] = {}
+    by_pkg_lang: dict[tuple[str, str], list[bytes]] = {}
+    for name, data in files:
+        by_pkg.setdefault(name.split("/")[0], []).append(data)
+        by_pkg_lang.setdefault((name.split("/")[0], language(name)), []).append(data)
+    sets = {
+        "a_per_file": ([d for _, d in files], [language(n) for n, _ in files]),
+        "b_per_package": ([b"".join(v) for v in by_pkg.values()], ["all"] * len(by_pkg)),
+        "b_per_package_language": ([b"".join(v) for v in by_pkg_lang.values()], [k[1] for k in by_pkg_lang]),
+    }
+    res: dict = {}
+    for key, (docs, langs) in sets.items():
+        rows = {m: engine_bits(docs, model_dir, m) for m in ("cm", "match", "network")}
+        comp = [compressed_sizes(d) for d in docs]
+        groups: dict[str, dict] = {}
+        for g in sorted(set(langs)) + (["all"] if key != "b_per_package" else []):
+            ix = [i for i, lang in enumerate(langs) if g == "all" or lang == g]
+            n = sum(len(docs[i]) for i in ix)
+            fig = {"documents": len(ix), "bytes": n}
+            for m, b in rows.items():
+                fig[{"cm": "mixed", "match": "network+match", "network": "network"}[m]] = round(sum(b[i] for i in ix) / n, 4)
+            for c in comp[0]:
+                sizes = [comp[i][c] for i in ix]
+                fig[c] = None if None in sizes else round(8 * sum(sizes) / n, 4)
+            if fig.get("zpaq -m5"):
+                fig["vs_zpaq"] = round(fig["mixed"] / fig["zpaq -m5"] - 1, 4)
+            groups[g] = fig
+        res[key] = groups
+    return res
+
+
+def ablation(files: list[tuple[str, bytes]], model_dir: str) -> dict:
+    """Held-out bits per byte (each file its own document) with each input of the context-mixing
+    layer left out (ABLATIONS), beside the whole layer, the network + match model and the network."""
+    docs = [d for _, d in files]
+    n = sum(len(d) for d in docs)
+    out = {"files": len(docs), "bytes": n}
+    for name, mode, w in [("all inputs", "cm", ""), *((k, "cm", v) for k, v in ABLATIONS.items()),
+                          ("network + match model only", "match", ""), ("network alone", "network", "")]:
+        out[name] = round(sum(engine_bits(docs, model_dir, mode, w)) / n, 4)
+    return out
+
+
 def heldout_files(corpus: Path, max_bytes: int, max_file: int = 1 << 20, split: str = "heldout") -> list[tuple[str, bytes]]:
     """A deterministic sample of whole files of a split (held-out by default): every package in
     turn, up to max_bytes."""
@@ -268,6 +368,10 @@ def main() -> None:
     ap.add_argument("--json", help="write the figures here (for export.py --eval)")
     ap.add_argument("--match", help="manifest.json (or match_fit.py --out JSON) whose match_model is mixed in; "
                                     "the figures are then given with and without it")
+    ap.add_argument("--cm", metavar="MODEL_DIR",
+                    help="held-out figures (a) per file and (b) per package concatenated, per language, through the "
+                         "TypeScript engine with the model directory's context-mixing layer, beside the compressors")
+    ap.add_argument("--ablate", action="store_true", help="with --cm: the ablation table instead (each input left out)")
     ap.add_argument("files", nargs="*")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -277,6 +381,14 @@ def main() -> None:
     if args.heldout:
         files += heldout_files(Path(args.heldout), args.max_bytes)
     mm = load_match(args.match) if args.match else None
+    if args.cm:
+        t0 = time.time()
+        res = ablation(files, args.cm) if args.ablate else cm_figures(files, args.cm)
+        res["seconds"] = round(time.time() - t0, 1)
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, indent=1))
+        print(json.dumps(res))
+        return
     t0 = time.time()
     bits, n, per_pkg = 0.0, 0, {}
     net_bits = 0.0

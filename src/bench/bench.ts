@@ -740,6 +740,19 @@ async function measureQuality(cfg: Config, mb: EngineCore, plain: EngineCore, ba
   const files = sample.files;
   log(`quality: bits per byte over ${files.length} held-out files`);
   const m = await bitsOf(mb, files);
+  // the same files under the mixing before the context-mixing layer (network + match model) and the network alone
+  const layers: Record<string, number> = { mixed: round(m.bits / m.bytes, 4) };
+  if (mb.mixing()) {
+    mb.contextMixing = false;
+    const x = await bitsOf(mb, files);
+    layers.network_match = round(x.bits / x.bytes, 4);
+    mb.contextMixing = true;
+  }
+  const matchOn = mb.options.matchModel;
+  mb.options.matchModel = false;
+  const net = await bitsOf(mb, files);
+  mb.options.matchModel = matchOn;
+  layers.network = round(net.bits / net.bytes, 4);
   let baselineBpb: number | null = null;
   let baselineNote: string;
   // The baseline is scored with the window it was trained on (full context is quadratic for it),
@@ -761,6 +774,7 @@ async function measureQuality(cfg: Config, mb: EngineCore, plain: EngineCore, ba
   emit({
     measure: 'quality', files: files.length, bytes: m.bytes, max_file_bytes: cfg.heldoutMaxFile, skipped_not_utf8: sample.skippedNotUtf8,
     megabyte_bpb: round(m.bits / m.bytes, 4), megabyte_seconds: round(m.seconds, 2), manifest_heldout_bpb: mb.info().heldoutBpb ?? null,
+    megabyte_mixing_bpb: layers,
     baseline_bpb: baselineBpb, baseline_weights: baselineWeights, baseline_note: baselineNote,
     baseline_context_bytes: baselineWeights === 'trained' ? baselineContext : null, megabyte_bpb_baseline_context: sameContextBpb,
     training: { megabyte: trainingOf(mb), baseline: trainingOf(plain) }, compressors_bpb: comp,

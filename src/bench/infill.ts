@@ -7,12 +7,14 @@
 // --candidates, and `any_candidate` says how often one of them is exact); for a model that rarely gets a span exactly right, the mean
 // similarity (1 - edit distance / the longer length) and the share of middles the model ended
 // itself (EOM, or reaching the text after the cursor) show whether the suffix helps at all.
-// Each configuration runs twice in the same run: as the editor uses the model (network mixed with
-// the match model, manifest match_model) and the network alone (--network-only skips the mix).
+// Each configuration runs in the same run as the editor uses the model (the network with the
+// context-mixing layer, manifest context_mixing), with the mixing before it (network + match model
+// only: match_only) and the network alone (--network-only: only that).
 // Last line: {"spans":n,"mixed":{"line":{"n":k,"with_suffix":x,"without_suffix":y,"similarity":{...},...},"lines":{...}},"network_only":{...}}
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { EngineCore } from '../engine/engine';
+import { NEVER_CANCELLED } from '../engine/decoder';
 import { rng } from '../engine/sampling';
 import { similarity } from './stats';
 import { defaultModelDir, fail, intFlag, noPositional, parseArgs, repoRoot, stringFlag, type FlagTable } from '../cli/args';
@@ -65,8 +67,12 @@ async function main(): Promise<void> {
   engine.options.matchModel = true;
   const hasMatch = engine.matcher() !== undefined;
   const result: Record<string, unknown> = { model: engine.info().name, spans: spans.length, candidates: intFlag(p, 'candidates', 3, 1, 16) };
-  for (const mode of hasMatch && !p.flags.has('network-only') ? ['mixed', 'network_only'] : ['network_only']) {
-    engine.options.matchModel = mode === 'mixed';
+  // mixed: as the editor uses the model (the context-mixing layer where the manifest has one);
+  // match_only: the network mixed with the match model alone (the mixing before that layer)
+  const modes = !hasMatch || p.flags.has('network-only') ? ['network_only'] : engine.mixing() ? ['mixed', 'match_only', 'network_only'] : ['mixed', 'network_only'];
+  for (const mode of modes) {
+    engine.options.matchModel = mode !== 'network_only';
+    engine.contextMixing = mode === 'mixed';
     result[mode] = await run(engine, spans, intFlag(p, 'candidates', 3, 1, 16), p.flags.has('verbose'));
   }
   result.seconds = +((performance.now() - t0) / 1000).toFixed(1);
@@ -82,6 +88,8 @@ async function run(engine: EngineCore, spans: Span[], candidates: number, verbos
     const doc = s.text.slice(0, s.start) + s.text.slice(s.end);
     const uri = `span${i}`;
     engine.sync(uri, 1, doc);
+    // what the editor does in the background before the first request: encode, build the CM state
+    await engine.preEncode(uri, s.start, NEVER_CANCELLED);
     const got: Record<string, string> = {};
     const any: Record<string, boolean> = {};
     let ended = false;

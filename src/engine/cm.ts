@@ -18,10 +18,15 @@ export const CM_CONTEXTS = ['order0', 'order1', 'order2', 'order3', 'order4', 'o
 export const CM_INPUTS = [...CM_CONTEXTS, 'match', 'match_long'] as const;
 const N_CTX = CM_CONTEXTS.length;
 const N_MATCH = 2;
-const N_INPUTS = N_CTX + N_MATCH + 1; // + bias
+/** Inputs: per context stretch(p) and an adaptive map of (count, p); the match models; a bias. */
+const N_INPUTS = 2 * N_CTX + N_MATCH + 1;
+const MO = 2 * N_CTX; // where the match inputs start
+const SM2 = 16 * 64; // a context's (count, p) map
 const MIXER_SELECT = 4 * 256;
+const MIXER2_SELECT = 6 * 8;
 const APM2_BITS = 16;
-export const FINAL_SETS = 8 * 4;
+/** The final mixer's weight sets: bit position x p_cm's confidence x the match state. */
+export const FINAL_SETS = 8 * 4 * 4;
 
 export interface CmParams {
   limit: number;
@@ -40,13 +45,30 @@ export interface CmBlock {
   params: CmParams;
   /** The mixer's initial weights (one per input, the bias last); absent: params.init_weight each. */
   weights?: number[];
+  /**
+   * Where a document's small adaptive tables start (cm_fit.py: as training files left them), each
+   * base64 of little-endian int32: the match maps (sm), the (count, p) maps (sm2), both mixers'
+   * weights (w, w2) and the first APM (apm1). Absent: the neutral start.
+   */
+  priors?: Record<string, string>;
   /** The final mixer's weights per set: [w(p_cm), w(p_net), w(bias)], 65536 = 1.0. */
   final: number[][];
   [k: string]: unknown;
 }
 
+const PRIOR_SIZES: Record<string, number> = {
+  sm: N_MATCH * 64, sm2: N_CTX * 16 * 64, w: MIXER_SELECT * N_INPUTS, w2: MIXER2_SELECT * N_INPUTS, apm1: 256 * 33,
+};
+
+function priorTable(b64: string): Int32Array {
+  const buf = Buffer.from(b64, 'base64');
+  const out = new Int32Array(buf.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = buf.readInt32LE(4 * i);
+  return out;
+}
+
 export const CM_DEFAULTS: CmParams = {
-  limit: 127, lr: 14, init_weight: 16384, match_rate: 6, apm_rate: 7, min_table_bits: 16, max_table_bits: 22, long_min_len: 12,
+  limit: 127, lr: 8, init_weight: 4096, match_rate: 6, apm_rate: 7, min_table_bits: 16, max_table_bits: 22, long_min_len: 12,
 };
 
 const PARAM_RANGES: Record<keyof CmParams, [number, number]> = {
@@ -66,6 +88,13 @@ export function cmBlockError(p: unknown): string | undefined {
   if (b.params.min_table_bits > b.params.max_table_bits) return 'context_mixing.params.min_table_bits must be <= max_table_bits';
   if (b.weights !== undefined && (!Array.isArray(b.weights) || b.weights.length !== N_INPUTS || b.weights.some((w) => !Number.isInteger(w) || Math.abs(w) > 1 << 24))) {
     return `context_mixing.weights must be ${N_INPUTS} integers`;
+  }
+  if (b.priors !== undefined) {
+    if (!b.priors || typeof b.priors !== 'object') return 'context_mixing.priors must be an object';
+    for (const [k, n] of Object.entries(PRIOR_SIZES)) {
+      const v = (b.priors as Record<string, unknown>)[k];
+      if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v) || Buffer.from(v, 'base64').length !== 4 * n) return `context_mixing.priors.${k} must be base64 of ${n} int32`;
+    }
   }
   if (!Array.isArray(b.final) || b.final.length !== FINAL_SETS || b.final.some((r) => !Array.isArray(r) || r.length !== 3 || r.some((w) => !Number.isInteger(w) || Math.abs(w) > 1 << 24))) {
     return `context_mixing.final must be ${FINAL_SETS} rows of 3 integers`;
@@ -119,8 +148,8 @@ function isWord(b: number): boolean {
   return (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b === 95 || b >= 128;
 }
 
-export function finalSet(j: number, stCm: number): number {
-  return j * 4 + Math.min(3, Math.abs(stCm) >> 9);
+export function finalSet(j: number, stCm: number, ms: number): number {
+  return (j * 4 + Math.min(3, Math.abs(stCm) >> 9)) * 4 + ms;
 }
 
 /** One match model's view at a position: predicted symbol (-1: none), length, suffix-anchored. */
@@ -225,19 +254,34 @@ export class CmContext {
   }
 }
 
-/** A log of the writes a request makes into a CmState, to undo them. */
+/**
+ * A log of the writes a request makes into a CmState's large tables (the context tables and the
+ * second APM), to undo them; the small tables are copied whole at begin() instead.
+ */
 class Journal {
-  arr: (Uint16Array | Uint32Array | Int32Array)[] = [];
-  idx: number[] = [];
-  old: number[] = [];
-  log(a: Uint16Array | Uint32Array | Int32Array, k: number): void {
-    this.arr.push(a);
-    this.idx.push(k);
-    this.old.push(a[k]);
+  private ids = new Int32Array(1 << 16);
+  private idx = new Int32Array(1 << 16);
+  private old = new Float64Array(1 << 16);
+  private n = 0;
+  constructor(private readonly tables: (Uint32Array | Int32Array)[], readonly small: { a: Int32Array | Uint16Array; copy: Int32Array | Uint16Array }[]) {}
+  log(id: number, k: number): void {
+    if (this.n === this.ids.length) {
+      const grow = <T extends Int32Array | Float64Array>(a: T, m: T): T => {
+        m.set(a);
+        return m;
+      };
+      this.ids = grow(this.ids, new Int32Array(2 * this.n));
+      this.idx = grow(this.idx, new Int32Array(2 * this.n));
+      this.old = grow(this.old, new Float64Array(2 * this.n));
+    }
+    this.ids[this.n] = id;
+    this.idx[this.n] = k;
+    this.old[this.n++] = this.tables[id][k];
   }
   undo(): void {
-    for (let i = this.arr.length - 1; i >= 0; i--) this.arr[i][this.idx[i]] = this.old[i];
-    this.arr.length = this.idx.length = this.old.length = 0;
+    for (let i = this.n - 1; i >= 0; i--) this.tables[this.ids[i]][this.idx[i]] = this.old[i];
+    this.n = 0;
+    for (const s of this.small) s.a.set(s.copy);
   }
 }
 
@@ -249,6 +293,8 @@ export class CmState {
   readonly t: Uint32Array[] = [];
   readonly sm: Uint16Array[] = [];
   readonly w: Int32Array;
+  /** The second mixer's weights, its set chosen by how many orders are confident and the bit position. */
+  readonly w2: Int32Array;
   readonly apm1: Int32Array;
   readonly apm2: Int32Array;
   readonly final: Int32Array;
@@ -258,6 +304,9 @@ export class CmState {
   private readonly x = new Int32Array(8 * N_INPUTS);
   private readonly idx = new Int32Array(8 * N_CTX);
   private readonly chk = new Int32Array(8 * N_CTX);
+  private readonly idx2 = new Int32Array(8 * N_CTX);
+  /** Per context, the map from (count, probability) to a probability (its second input). */
+  readonly sm2 = Uint16Array.from({ length: N_CTX * SM2 }, (_, k) => (k % 64) * 1024 + 512);
   private readonly mctx = new Int32Array(8 * N_MATCH);
 
   constructor(n: number, block: CmBlock, disable: readonly string[] = []) {
@@ -267,6 +316,7 @@ export class CmState {
     for (let i = 0; i < N_CTX; i++) this.t.push(new Uint32Array(size).fill(32768));
     for (let q = 0; q < N_MATCH; q++) this.sm.push(new Uint16Array(64).fill(32768));
     this.w = new Int32Array(MIXER_SELECT * N_INPUTS);
+    this.w2 = new Int32Array(MIXER2_SELECT * N_INPUTS).fill(block.params.init_weight);
     for (let s = 0; s < MIXER_SELECT; s++) for (let i = 0; i < N_INPUTS; i++) this.w[s * N_INPUTS + i] = block.weights ? block.weights[i] : this.p.init_weight;
     const row = Int32Array.from({ length: 33 }, (_, k) => squash((k - 16) * 128) * 16);
     this.apm1 = new Int32Array(256 * 33);
@@ -274,6 +324,14 @@ export class CmState {
     this.apm2 = new Int32Array((1 << APM2_BITS) * 33);
     for (let c = 0; c < 1 << APM2_BITS; c++) this.apm2.set(row, c * 33);
     this.final = Int32Array.from(block.final.flat());
+    if (block.priors) {
+      const t = Object.fromEntries(Object.entries(block.priors).map(([k, v]) => [k, priorTable(v)]));
+      for (let q = 0; q < N_MATCH; q++) this.sm[q].set(t.sm.subarray(q * 64, (q + 1) * 64));
+      this.sm2.set(t.sm2);
+      this.w.set(t.w);
+      this.w2.set(t.w2);
+      this.apm1.set(t.apm1);
+    }
     this.off = CM_INPUTS.map((name) => disable.includes(name));
   }
 
@@ -284,7 +342,8 @@ export class CmState {
 
   /** Starts logging writes (a request's tail); undo() restores the state as it was here. */
   begin(): void {
-    this.journal = new Journal();
+    const small = [this.w, this.w2, this.sm2, this.apm1, ...this.sm].map((a) => ({ a, copy: a.slice() }));
+    this.journal = new Journal([...this.t, this.apm2], small);
   }
 
   undo(): void {
@@ -319,28 +378,44 @@ export class CmState {
       const k = ((s >>> shift) & ~15) | nib;
       const chk = s & 0xff;
       const e = this.t[i][k];
-      const p = e >>> 24 === chk ? e & 0xffff : 32768;
+      const hit = e >>> 24 === chk;
+      const p = hit ? e & 0xffff : 32768;
+      const n = hit ? (e >>> 16) & 0xff : 0;
+      const k2 = i * SM2 + (n > 15 ? 15 : n) * 64 + (p >> 10);
       this.idx[io + i] = k;
       this.chk[io + i] = chk;
+      this.idx2[io + i] = k2;
       x[xo + i] = off[i] ? 0 : STRETCH[p >> 4];
+      x[xo + N_CTX + i] = off[i] ? 0 : STRETCH[this.sm2[k2] >> 4];
     }
     for (let q = 0; q < N_MATCH; q++) {
       const m = q === 0 ? m0 : m1;
       this.mctx[j * N_MATCH + q] = -1;
-      x[xo + N_CTX + q] = 0;
+      x[xo + MO + q] = 0;
       if (m.len > 0 && m.symbol >= 0 && m.symbol < 256 && ((m.symbol + 256) >> (8 - j)) === c0 && !off[N_CTX + q]) {
         const e = (m.symbol >> (7 - j)) & 1;
         const c = matchBucket(m.len) * 2 + e + (m.anchored ? 32 : 0);
         this.mctx[j * N_MATCH + q] = c;
-        x[xo + N_CTX + q] = STRETCH[this.sm[q][c] >> 4];
+        x[xo + MO + q] = STRETCH[this.sm[q][c] >> 4];
       }
     }
     x[xo + N_INPUTS - 1] = 256;
-    const sel = ((this.mctx[j * N_MATCH] >= 0 ? ms : 0) * 256 + c0) * N_INPUTS;
+    this.ms = this.mctx[j * N_MATCH] >= 0 ? ms : 0;
+    const sel = (this.ms * 256 + c0) * N_INPUTS;
     const w = this.w;
+    const sel2 = (this.orderSet(x, xo) * 8 + j) * N_INPUTS;
     let dot = 0;
-    for (let i = 0; i < N_INPUTS; i++) dot += w[sel + i] * x[xo + i];
-    const pm = squash(Math.floor(dot / 65536));
+    let dot2 = 0;
+    for (let i = 0; i < N_INPUTS; i++) {
+      dot += w[sel + i] * x[xo + i];
+      dot2 += this.w2[sel2 + i] * x[xo + i];
+    }
+    const d1 = Math.max(-2047, Math.min(2047, Math.floor(dot / 65536)));
+    const d2 = Math.max(-2047, Math.min(2047, Math.floor(dot2 / 65536)));
+    this.sP1[j] = squash(d1);
+    this.sP2[j] = squash(d2);
+    this.sSel2[j] = sel2;
+    const pm = squash((d1 + d2) >> 1);
     const st = STRETCH[pm] + 2048;
     const lo = st >> 7;
     const wt = st & 127;
@@ -359,6 +434,21 @@ export class CmState {
   }
 
   private readonly sPm = new Int32Array(8);
+  /** The match state of the bit last predicted (0 when the match does not agree with its bits). */
+  private ms = 0;
+  private readonly sP1 = new Int32Array(8);
+  private readonly sP2 = new Int32Array(8);
+  private readonly sSel2 = new Int32Array(8);
+
+  /**
+   * The second mixer's set: how many of orders 1, 2, 3, 4, 6 are confident (|stretch(p)| of
+   * their slot at least 512), 0..5.
+   */
+  private orderSet(x: Int32Array, xo: number): number {
+    let n = 0;
+    for (let i = 1; i <= 5; i++) if (x[xo + i] >= 512 || x[xo + i] <= -512) n++;
+    return n;
+  }
   private readonly sSel = new Int32Array(8);
   private readonly sI1 = new Int32Array(8);
   private readonly sI2 = new Int32Array(8);
@@ -368,23 +458,26 @@ export class CmState {
     const J = this.journal;
     const x = this.x;
     const xo = j * N_INPUTS;
-    const err = ((y << 12) - this.sPm[j]) * this.p.lr;
+    const err = ((y << 12) - this.sP1[j]) * this.p.lr;
+    const err2 = ((y << 12) - this.sP2[j]) * this.p.lr;
     const w = this.w;
+    const w2 = this.w2;
     const sel = this.sSel[j];
+    const sel2 = this.sSel2[j];
     for (let i = 0; i < N_INPUTS; i++) {
       if (x[xo + i]) {
-        if (J) J.log(w, sel + i);
         w[sel + i] += (x[xo + i] * err) >> 14;
+        w2[sel2 + i] += (x[xo + i] * err2) >> 14;
       }
     }
     const ar = this.p.apm_rate;
     const k1 = this.sI1[j];
     const k2 = this.sI2[j];
-    if (J) J.log(this.apm1, k1);
     this.apm1[k1] += ((y << 16) - this.apm1[k1]) >> ar;
-    if (J) J.log(this.apm2, k2);
+    if (J) J.log(N_CTX, k2);
     this.apm2[k2] += ((y << 16) - this.apm2[k2]) >> ar;
     const lim = this.p.limit;
+    const mr = this.p.match_rate;
     const io = j * N_CTX;
     for (let i = 0; i < N_CTX; i++) {
       const k = this.idx[io + i];
@@ -392,28 +485,28 @@ export class CmState {
       const t = this.t[i];
       let e = t[k];
       if (e >>> 24 !== chk) e = ((chk << 24) | 32768) >>> 0;
-      if (J) J.log(t, k);
+      if (J) J.log(i, k);
       let p = e & 0xffff;
       let nn = (e >>> 16) & 0xff;
       p += Math.floor(((y << 16) - p) * RATE[nn] / 65536);
       if (nn < lim) nn++;
       t[k] = ((chk << 24) | (nn << 16) | p) >>> 0;
+      const k2 = this.idx2[io + i];
+      this.sm2[k2] += ((y << 16) - this.sm2[k2]) >> mr;
     }
-    const mr = this.p.match_rate;
     for (let q = 0; q < N_MATCH; q++) {
       const c = this.mctx[j * N_MATCH + q];
       if (c < 0) continue;
       const sm = this.sm[q];
-      if (J) J.log(sm, c);
       sm[c] += ((y << 16) - sm[c]) >> mr;
     }
   }
 
-  /** The final mixer: p_cm and the network's stretch (undefined: the CM alone). */
+  /** The final mixer: p_cm and the network's stretch (undefined: the CM alone), after predict() of the bit. */
   private mixFinal(pc: number, j: number, netSt: number | undefined): number {
     if (netSt === undefined) return pc;
     const sc = STRETCH[pc];
-    const f = finalSet(j, sc) * 3;
+    const f = finalSet(j, sc, this.ms) * 3;
     const w = this.final;
     let pf = squash(Math.floor((w[f] * sc + w[f + 1] * netSt + w[f + 2] * 256) / 65536));
     pf = pf < 1 ? 1 : pf > 4095 ? 4095 : pf;
@@ -468,6 +561,68 @@ export class CmState {
     for (let b = 0; b < 256; b++) out[b] = node[256 + b];
   }
 
+  /**
+   * The most likely byte that `ok` allows (greedy decoding) without the whole tree: best-first
+   * over the bit tree from the root (mass `scale`), whose nodes' probabilities only shrink going
+   * down, so the first allowed leaf taken is the argmax of byteDistribution's scale * P(b)
+   * exactly; nodes below `floor` (the best sentinel's probability) are never expanded. Returns
+   * the byte (-1: none above floor) and its probability.
+   */
+  bestByte(ctx: CmContext, m0: MatchIn, m1: MatchIn, netNode: Int16Array | undefined, scale: number, ok: (b: number) => boolean, floor: number): { byte: number; p: number } {
+    const ms = CmState.matchState(m0);
+    const hp = this.heapP;
+    const hn = this.heapN;
+    let size = 0;
+    const pushHeap = (p: number, n: number) => {
+      let i = size++;
+      while (i > 0) {
+        const up = (i - 1) >> 1;
+        if (hp[up] > p || (hp[up] === p && hn[up] < n)) break;
+        hp[i] = hp[up];
+        hn[i] = hn[up];
+        i = up;
+      }
+      hp[i] = p;
+      hn[i] = n;
+    };
+    const popHeap = () => {
+      const last = --size;
+      const p = hp[last];
+      const n = hn[last];
+      let i = 0;
+      for (;;) {
+        let c = 2 * i + 1;
+        if (c >= size) break;
+        if (c + 1 < size && (hp[c + 1] > hp[c] || (hp[c + 1] === hp[c] && hn[c + 1] < hn[c]))) c++;
+        if (hp[c] < p || (hp[c] === p && hn[c] > n)) break;
+        hp[i] = hp[c];
+        hn[i] = hn[c];
+        i = c;
+      }
+      hp[i] = p;
+      hn[i] = n;
+    };
+    pushHeap(scale, 1);
+    while (size > 0) {
+      const p = hp[0];
+      const c0 = hn[0];
+      popHeap();
+      if (p <= floor) break;
+      if (c0 >= 256) {
+        if (ok(c0 - 256)) return { byte: c0 - 256, p };
+        continue;
+      }
+      const j = 31 - Math.clz32(c0);
+      const pc = this.predict(ctx, c0, j, m0, m1, ms);
+      const p1 = this.mixFinal(pc, j, netNode ? netNode[c0] : undefined) / 4096;
+      pushHeap(p * (1 - p1), 2 * c0);
+      pushHeap(p * p1, 2 * c0 + 1);
+    }
+    return { byte: -1, p: 0 };
+  }
+
+  private readonly heapP = new Float64Array(512);
+  private readonly heapN = new Int32Array(512);
   private readonly nodeP = new Float64Array(512);
   /** byteDistribution's final 12-bit probability of a 1 at each node c0 (1..255). */
   readonly nodeFinal = new Int32Array(256);
@@ -518,7 +673,11 @@ export class CmScorer {
     private readonly eomLambda: (i: number) => number = () => 0, disable: readonly string[] = []) {
     this.state = new CmState(stream.length, block, disable);
     this.ctx = new CmContext(stream);
+    this.withoutNetwork = disable.includes('network');
   }
+
+  /** Ablation 'network': the CM alone (sentinels then cost nothing: compare bytes only). */
+  private readonly withoutNetwork: boolean;
 
   skip(i: number): void {
     const s = this.stream[i];
@@ -528,6 +687,7 @@ export class CmScorer {
 
   /** Bits of stream[i] given the network's logits row (undefined: the CM alone, sentinels free). */
   step(i: number, logits?: ArrayLike<number>, offset = 0): number {
+    if (this.withoutNetwork) logits = undefined;
     const s = this.stream[i];
     let bits = 0;
     const lam = this.eomLambda(i);
@@ -700,6 +860,38 @@ export class CandidateCm {
     for (let x = 0; x < 256; x++) out[x] = Math.log(Math.max(1e-300, bytes * this.dist[x]));
     for (let s = 256; s < VOCAB_SIZE; s++) out[s] = Math.log(Math.max(1e-300, (1 - lam) * net.p[s - 256] + (s === EOM ? lam : 0)));
     return out;
+  }
+
+  /**
+   * Greedy decoding's pick: the most likely allowed symbol and its bits, as sampling greedy over
+   * row() would pick it, from a best-first walk of the bit tree (bestByte) instead of all 255 nodes.
+   */
+  greedy(logits: ArrayLike<number>, offset: number, allowed: (sym: number) => boolean): { symbol: number; bits: number } {
+    const net = netNodes(logits, offset, this.nodes, this.tree);
+    const a = this.mi0;
+    a.symbol = this.match.prediction.symbol;
+    a.len = this.match.length;
+    a.anchored = this.match.isAnchored;
+    const b = this.mi1;
+    b.symbol = this.long.prediction.symbol;
+    b.len = this.long.length;
+    const lam = a.anchored && a.symbol === EOM ? this.lambda(a.len, true) : 0;
+    let best = -1;
+    let bestP = 0;
+    for (let s = 256; s < VOCAB_SIZE; s++) {
+      const p = (1 - lam) * net.p[s - 256] + (s === EOM ? lam : 0);
+      if (allowed(s) && p > bestP) {
+        best = s;
+        bestP = p;
+      }
+    }
+    // a byte wins ties (it comes first in the row)
+    const r = this.state.bestByte(this.ctx, a, b, this.nodes, (1 - lam) * (1 - net.sentinel), allowed, bestP * (1 - 1e-12));
+    if (r.byte >= 0 && r.p >= bestP) {
+      best = r.byte;
+      bestP = r.p;
+    }
+    return { symbol: best, bits: -Math.log2(bestP) };
   }
 
   push(sym: number): void {

@@ -14,7 +14,7 @@ import { EngineError, DEFAULT_OPTIONS } from './api';
 import { BOS, EOM, PRE, SUF, VOCAB_SIZE } from './contract';
 import { CancelToken, Decoder, GlobalCache, encodeGlobal, NEVER_CANCELLED, CancelledError } from './decoder';
 import { KVCache, ModelRuntime, RuntimeOptions, prevUnits } from './runtime';
-import { bitsOf, nextByteRange, rng, sample } from './sampling';
+import { allowed, bitsOf, nextByteRange, rng, sample } from './sampling';
 import { checkStop, utf8Complete, type StopContext } from './stops';
 import { MatchModel, MatchRun, mixRow, mixedBits } from './match';
 import { CandidateCm, CmBlock, CmScorer, DocumentCm, MatchIn } from './cm';
@@ -57,6 +57,10 @@ export class EngineCore {
   private longMatch?: MatchModel;
   private longFor?: object;
   options: EngineOptions;
+  /** Whether the manifest's context-mixing layer is used (false: the match model alone, for comparisons). */
+  contextMixing = true;
+  /** Inputs of the context-mixing layer left out when scoring (cm.ts CM_INPUTS names; 'network': the CM alone): ablations. */
+  cmWithout: readonly string[] = [];
 
   constructor(public rt: ModelRuntime, options: Partial<EngineOptions> = {}) {
     this.options = { ...DEFAULT_OPTIONS, ...options };
@@ -101,7 +105,7 @@ export class EngineCore {
   mixing(): Mixing | undefined {
     const b = this.rt.manifest.context_mixing;
     const match = this.matcher();
-    if (!b || !match) return undefined;
+    if (!b || !match || !this.contextMixing) return undefined;
     if (this.longFor !== b) {
       const { anchor: _a, anchor_bounds: _b, anchor_lambda: _l, ...plain } = match.params;
       this.longMatch = new MatchModel({ ...plain, min_len: b.params.long_min_len });
@@ -411,7 +415,8 @@ export class EngineCore {
     let s;
     const cm = mixers.cm?.[c];
     const copy = mixers.runs?.[c].prediction;
-    if (cm) s = sample(cm.row(logits, row * VOCAB_SIZE, g.row), 0, opts);
+    if (cm && opts.temperature <= 0 && !opts.rank) s = cm.greedy(logits, row * VOCAB_SIZE, (x) => allowed(x, opts.next, opts.allowEnd));
+    else if (cm) s = sample(cm.row(logits, row * VOCAB_SIZE, g.row), 0, opts);
     else if (copy && copy.symbol >= 0 && copy.lambda > 0) {
       mixRow(logits, row * VOCAB_SIZE, copy.symbol, copy.lambda, g.row);
       s = sample(g.row, 0, opts);
@@ -462,7 +467,14 @@ export class EngineCore {
       stream[0] = BOS;
       stream.set(bytes.subarray(seg.ctxStart, seg.end), 1);
       const from = 1 + seg.start - seg.ctxStart;
-      await scoreStream(this.rt, stream, from, (pos, b) => { out[seg.ctxStart + pos - 1] = b; }, cancel, (k) => progress?.(done + k, n), this.matcher(), this.mixing());
+      const mix = this.mixing();
+      let match: { pred: Int32Array; len: Int32Array } | undefined;
+      if (mix && this.cmWithout.length) {
+        match = { pred: new Int32Array(stream.length), len: new Int32Array(stream.length) };
+        mix.match.release(mix.match.scan(stream, match));
+      }
+      const cm = mix && match ? cmScorer(stream, mix, match, this.cmWithout) : mix;
+      await scoreStream(this.rt, stream, from, (pos, b) => { out[seg.ctxStart + pos - 1] = b; }, cancel, (k) => progress?.(done + k, n), this.matcher(), cm);
       done += seg.end - seg.start;
     }
     let total = 0;
@@ -570,13 +582,14 @@ function round(x: number): number {
  */
 export async function scoreStream(rt: ModelRuntime, stream: Uint16Array, from: number,
   emit: (pos: number, bits: number) => void, cancel: CancelToken, progress?: (done: number) => void,
-  matcher?: MatchModel, mixing?: Mixing): Promise<void> {
+  matcher?: MatchModel, mixing?: Mixing | CmScorer): Promise<void> {
   let match: { pred: Int32Array; len: Int32Array } | undefined;
   if (matcher) {
     match = { pred: new Int32Array(stream.length), len: new Int32Array(stream.length) };
     matcher.release(matcher.scan(stream, match));
   }
-  const cm = mixing && match ? cmScorer(stream, mixing, match) : undefined;
+  // the CM layer: built here over the stream, or given (the parity test's, with an anchor)
+  const cm = mixing instanceof CmScorer ? mixing : mixing && match ? cmScorer(stream, mixing, match) : undefined;
   const U0 = rt.unit(0);
   const K = Math.ceil(stream.length / U0);
   const padded = new Uint16Array(K * U0); // padding after the end cannot change earlier predictions (causal)

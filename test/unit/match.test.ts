@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { MatchModel, matchParamsError, mixRow, mixedBits, type MatchParams } from '../../src/engine/match';
+import { MatchModel, MatchTrack, matchParamsError, mixRow, mixedBits, type MatchParams } from '../../src/engine/match';
 import { readManifest } from '../../src/engine/manifest';
 import { VOCAB_SIZE } from '../../src/engine/contract';
 
@@ -108,4 +108,52 @@ test('a request whose stream extends the last one resumes its scan and predicts 
   const b = fresh.scan(edited);
   assert.deepEqual(a.prediction, b.prediction);
   assert.equal(String.fromCharCode(a.prediction.symbol), 't');
+});
+
+test('randomised: the inlined scan, the step function (advance) and MatchTrack predict the same at every position', () => {
+  let seed = 12345;
+  const rand = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  for (let trial = 0; trial < 20; trial++) {
+    const m = new MatchModel({ ...PARAMS, min_len: 2 + rand(5) });
+    // a small alphabet with copied stretches, so matches start, run and break often
+    const s: number[] = [];
+    while (s.length < 3000) {
+      if (s.length > 50 && rand(3) === 0) {
+        const from = rand(s.length - 20);
+        for (let k = 0; k < 5 + rand(40); k++) s.push(rand(10) === 0 ? rand(4) : s[from + k]);
+      } else s.push(rand(4) === 0 ? 256 + rand(3) : 97 + rand(6));
+    }
+    const out = { pred: new Int32Array(s.length), len: new Int32Array(s.length) };
+    m.release(m.scan(s, out));
+    const table = new Int32Array(1 << PARAMS.table_bits).fill(-1);
+    const track = new MatchTrack(m);
+    let ptr = 0;
+    let len = 0;
+    for (let i = 0; i < s.length; i++) {
+      const r = m.advance((j) => s[j], i, ptr, len, (h) => table[h]);
+      if (r.slot >= 0) table[r.slot] = i;
+      ptr = r.ptr;
+      len = r.len;
+      track.step(s, i);
+      assert.equal(len > 0 ? s[ptr] : -1, out.pred[i], `trial ${trial}, position ${i}: advance`);
+      assert.equal(len, out.len[i], `trial ${trial}, position ${i}: advance length`);
+      assert.equal(track.symbol(s), out.pred[i], `trial ${trial}, position ${i}: track`);
+      assert.equal(track.len, out.len[i], `trial ${trial}, position ${i}: track length`);
+    }
+  }
+});
+
+test('MatchTrack: undo() takes back what was processed after begin(), table included', () => {
+  const m = new MatchModel(PARAMS);
+  const s = sym('the cat sat on the mat; the cat sat on the hat; the cat');
+  const t = new MatchTrack(m);
+  for (let i = 0; i < 20; i++) t.step(s, i);
+  const before = { table: Int32Array.from(t.table), ptr: t.ptr, len: t.len, done: t.done };
+  t.begin();
+  for (let i = 20; i < s.length; i++) t.step(s, i);
+  t.undo();
+  assert.deepEqual({ table: t.table, ptr: t.ptr, len: t.len, done: t.done }, before);
 });

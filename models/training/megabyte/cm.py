@@ -22,12 +22,15 @@ from the stream before i:
   anchor at the cursor) and a longer one (min 12). Where the predicted byte agrees with the bits
   so far, the input is stretch of an adaptive probability indexed by (length bucket, expected bit,
   anchored), else 0.
-- A logistic mixer over those 14 inputs and a bias, its weight set chosen by the match state and
-  c0, learning online (`lr`); then two APMs (contexts c0, and c0 with the last two bytes),
-  averaged with the mixer's output: p_cm.
+- Each context model gives a second input: an adaptive map from its slot's (count, probability
+  bucket) to a probability (how far a slot seen n times with that p is to be trusted).
+- Two logistic mixers over those 26 inputs, the 2 match inputs and a bias, learning online
+  (`lr`): one with its weight set chosen by the match state and c0, one by how many of orders
+  1-6 are confident and the bit position; their outputs averaged in the stretch domain; then two
+  APMs (contexts c0, and c0 with the last two bytes), averaged with that: p_cm.
 - The final mixer, with fixed weights fitted on the training split (cm_fit.py, manifest
   `context_mixing.final`): squash(w1 stretch(p_cm) + w2 stretch(p_net) + w3), its weights chosen
-  by the bit position and p_cm's confidence. p_net is the network's probability of the bit given
+  by the bit position, p_cm's confidence and the match state. p_net is the network's probability of the bit given
   the bits so far (its byte distribution summed over each half of the subtree), rounded to 12
   bits: the only float that enters, so PyTorch and onnxruntime differ only where the rounding
   does. The online part never sees the network: its state at any position depends on the symbols
@@ -43,6 +46,7 @@ Everything reads the stream before the position (predict, then update), so it is
 """
 from __future__ import annotations
 
+import base64
 import math
 from array import array
 
@@ -54,19 +58,22 @@ from .symbols import EOM
 M32 = 0xFFFFFFFF
 N_CTX = 12
 N_MATCH = 2
-N_INPUTS = N_CTX + N_MATCH + 1  # + bias
+N_INPUTS = 2 * N_CTX + N_MATCH + 1  # per context stretch(p) and its (count, p) map; matches; bias
+MO = 2 * N_CTX  # where the match inputs start
+SM2 = 16 * 64   # a context's (count, p) map
 CTX_NAMES = ["order0", "order1", "order2", "order3", "order4", "order6", "word", "word2",
              "column", "indent", "sparse23", "sparse24"]
 INPUT_NAMES = CTX_NAMES + ["match", "match_long"]
 MIXER_SELECT = 4 * 256  # match state (none, <16, <32, longer) x c0
+MIXER2_SELECT = 6 * 8   # confident orders (0..5) x bit position
 APM2_BITS = 16
-FINAL_SETS = 8 * 4      # bit position x confidence of p_cm
+FINAL_SETS = 8 * 4 * 4  # bit position x confidence of p_cm x match state
 LONG_MIN_LEN = 12
 
 DEFAULTS = {
     "limit": 127,        # a context slot's count cap (its rate floor 1/(limit + 1.5))
-    "lr": 14,            # mixer learning rate (weights move by x * err * lr >> 14)
-    "init_weight": 16384,  # the mixer's initial weight of each input (65536 = 1.0)
+    "lr": 8,             # mixers' learning rate (weights move by x * err * lr >> 14)
+    "init_weight": 4096,   # the mixers' initial weight of each input (65536 = 1.0)
     "match_rate": 6,     # match models' adaptive probabilities move by 2^-rate
     "apm_rate": 7,
     "min_table_bits": 16,
@@ -151,13 +158,26 @@ def net_bit_stretch(probs: np.ndarray, stream) -> np.ndarray:
     return out
 
 
+PRIOR_SIZES = {"sm": N_MATCH * 64, "sm2": N_CTX * SM2, "w": MIXER_SELECT * N_INPUTS, "w2": MIXER2_SELECT * N_INPUTS,
+               "apm1": 256 * 33}
+
+
+def encode_table(v) -> str:
+    """A table of integers as the manifest stores it: base64 of little-endian int32."""
+    return base64.b64encode(np.asarray(v, dtype="<i4").tobytes()).decode()
+
+
+def decode_table(s: str) -> list[int]:
+    return np.frombuffer(base64.b64decode(s), dtype="<i4").astype(np.int64).tolist()
+
+
 def default_final() -> list[list[int]]:
     """Final mixer weights before fitting: p_cm and p_net half each."""
-    return [[32768, 32768, 0] for _ in range(FINAL_SETS)]
+    return [[32768, 32768, 0] for _ in range(FINAL_SETS)]  # cm_fit.py's prior
 
 
-def final_set(j: int, st_cm: int) -> int:
-    return j * 4 + min(3, abs(st_cm) >> 9)
+def final_set(j: int, st_cm: int, ms: int) -> int:
+    return (j * 4 + min(3, abs(st_cm) >> 9)) * 4 + ms
 
 
 class CM:
@@ -173,7 +193,17 @@ class CM:
         self.sm = [[32768] * 64 for _ in range(N_MATCH)]
         iw = self.p.get("weights")
         self.w = [list(iw) if iw else [self.p["init_weight"]] * N_INPUTS for _ in range(MIXER_SELECT)]
+        self.w2 = [[self.p["init_weight"]] * N_INPUTS for _ in range(MIXER2_SELECT)]
+        self.sm2 = [(k % 64) * 1024 + 512 for k in range(N_CTX * SM2)]
         self.apm1 = [(squash((k - 16) * 128) * 16) for _ in range(256) for k in range(33)]
+        pri = (params or {}).get("priors")
+        if pri:  # the small adaptive tables as training left them (cm_fit.py): a document starts from them
+            t = {k: decode_table(v) for k, v in pri.items()}
+            self.sm = [t["sm"][q * 64:(q + 1) * 64] for q in range(N_MATCH)]
+            self.w = [t["w"][k * N_INPUTS:(k + 1) * N_INPUTS] for k in range(MIXER_SELECT)]
+            self.w2 = [t["w2"][k * N_INPUTS:(k + 1) * N_INPUTS] for k in range(MIXER2_SELECT)]
+            self.sm2 = t["sm2"]
+            self.apm1 = t["apm1"]
         self.apm2 = array("i", [squash((k - 16) * 128) * 16 for k in range(33)]) * (1 << APM2_BITS)
         self.off = [name in disable for name in INPUT_NAMES]
         # byte-boundary context
@@ -186,6 +216,13 @@ class CM:
         self.hist: list[int] = []
         self.h = [0] * N_CTX
         self._contexts()
+
+    def priors(self) -> dict[str, str]:
+        """The small adaptive tables (match maps, (count, p) maps, both mixers, the first APM) as
+        the manifest's `priors` stores them."""
+        return {"sm": encode_table([x for q in self.sm for x in q]), "sm2": encode_table(self.sm2),
+                "w": encode_table([x for r in self.w for x in r]), "w2": encode_table([x for r in self.w2 for x in r]),
+                "apm1": encode_table(self.apm1)}
 
     def _contexts(self) -> None:
         c4, c8 = self.c4, self.c8
@@ -257,14 +294,21 @@ class CM:
             # by hashing the context with the bits before the nibble
             key = 1 if j < 4 else c0 >> (j - 4)
             nib = c0 if j < 4 else (c0 & ((1 << (j - 4)) - 1)) | (1 << (j - 4))
+            idx2 = [0] * N_CTX
             for i in range(N_CTX):
                 s = h2(hh[i], key)
                 k = ((s >> shift) & ~15) | nib
                 chk = s & 0xFF
+                hit = self.tc[i][k] == chk
+                pp = self.tp[i][k] if hit else 32768
+                nn = self.tn[i][k] if hit else 0
+                k2 = i * SM2 + min(nn, 15) * 64 + (pp >> 10)
                 idx[i] = k
                 chks[i] = chk
+                idx2[i] = k2
                 if not off[i]:
-                    x[i] = STRETCH[(self.tp[i][k] if self.tc[i][k] == chk else 32768) >> 4]
+                    x[i] = STRETCH[pp >> 4]
+                    x[N_CTX + i] = STRETCH[self.sm2[k2] >> 4]
             mctx = [-1] * N_MATCH
             for q in range(N_MATCH):
                 ps, ln, an = m[q]
@@ -272,14 +316,21 @@ class CM:
                     e = (ps >> (7 - j)) & 1
                     c = match_bucket(ln) * 2 + e + (32 if an else 0)
                     mctx[q] = c
-                    x[N_CTX + q] = STRETCH[self.sm[q][c] >> 4]
+                    x[MO + q] = STRETCH[self.sm[q][c] >> 4]
             x[N_INPUTS - 1] = 256
-            sel = (ms if mctx[0] >= 0 else 0) * 256 + c0
+            mse = ms if mctx[0] >= 0 else 0
+            sel = mse * 256 + c0
             w = self.w[sel]
-            dot = 0
+            # the second mixer's set: how many of orders 1, 2, 3, 4, 6 are confident
+            w2 = self.w2[sum(1 for i in range(1, 6) if abs(x[i]) >= 512) * 8 + j]
+            dot = dot2 = 0
             for i in range(N_INPUTS):
                 dot += w[i] * x[i]
-            pm = squash(dot >> 16)
+                dot2 += w2[i] * x[i]
+            d1 = max(-2047, min(2047, dot >> 16))
+            d2 = max(-2047, min(2047, dot2 >> 16))
+            p1, p2 = squash(d1), squash(d2)
+            pm = squash((d1 + d2) >> 1)
             # APMs
             st = STRETCH[pm] + 2048
             lo, wt = st >> 7, st & 127
@@ -295,21 +346,23 @@ class CM:
                 pf = pc
             else:
                 sc = STRETCH[pc]
-                fs = final_set(j, sc)
+                fs = final_set(j, sc, mse)
                 if feats is not None:
-                    feats.append((fs, sc, int(net_st[j]), y))
+                    feats.append((fs, sc, int(net_st[j]), y, j, mse))
                 fw = fin[fs]
                 pf = squash((fw[0] * sc + fw[1] * int(net_st[j]) + fw[2] * 256) >> 16)
                 pf = 1 if pf < 1 else 4095 if pf > 4095 else pf
             probs.append(pf)
             total -= math.log2((pf if y else 4096 - pf) / 4096)
-            scratch.append((y, x, idx, chks, mctx, w, pm, i1 + (wt >> 6), i2 + (wt >> 6)))
+            scratch.append((y, x, idx, chks, idx2, mctx, w, w2, p1, p2, i1 + (wt >> 6), i2 + (wt >> 6)))
             c0 = (c0 << 1) | y
-        for y, x, idx, chks, mctx, w, pm, j1, j2 in scratch:
-            err = ((y << 12) - pm) * lr
+        for y, x, idx, chks, idx2, mctx, w, w2, p1, p2, j1, j2 in scratch:
+            err = ((y << 12) - p1) * lr
+            err2 = ((y << 12) - p2) * lr
             for i in range(N_INPUTS):
                 if x[i]:
                     w[i] += (x[i] * err) >> 14
+                    w2[i] += (x[i] * err2) >> 14
             self.apm1[j1] += ((y << 16) - self.apm1[j1]) >> arate
             self.apm2[j2] += ((y << 16) - self.apm2[j2]) >> arate
             for i in range(N_CTX):
@@ -324,6 +377,8 @@ class CM:
                 tp[k] += (((y << 16) - tp[k]) * RATE[nn]) >> 16
                 if nn < lim:
                     tn[k] = nn + 1
+                k2 = idx2[i]
+                self.sm2[k2] += ((y << 16) - self.sm2[k2]) >> mrate
             for q in range(N_MATCH):
                 c = mctx[q]
                 if c >= 0:
@@ -341,16 +396,18 @@ def matches(stream, anchor_at=None, long_min_len: int = LONG_MIN_LEN):
 
 def stream_bits(stream, probs: np.ndarray | None, cmp: dict | None = None, mm: dict | None = None,
                 anchor_at=None, disable: tuple[str, ...] = (), feats: list | None = None,
-                start: int = 0):
+                start: int = 0, state: list | None = None):
     """Bits of every symbol of `stream` (index 0, BOS, costs nothing) under the CM layer. probs:
     the network's (n, 260) distribution per position (None: the CM alone, sentinels free). cmp:
     the manifest's context_mixing block (None: defaults, unfitted final mixer). mm: the match_model
     block (its anchor_lambda for EOM at the anchor's end). Returns (bits, per-bit final 12-bit
-    probabilities as an (n, 8) array; 0 rows at sentinels)."""
+    probabilities as an (n, 8) array; 0 rows at sentinels). `state` gets the CM object at the end."""
     cmp = cmp or {}
     params = {**DEFAULTS, **cmp.get("params", {})}
     if "weights" in cmp:
         params["weights"] = cmp["weights"]
+    if "priors" in cmp:
+        params["priors"] = cmp["priors"]
     n = len(stream)
     cm = CM(n, params, disable)
     (p4, l4, a4), (p12, l12, a12) = matches(stream, anchor_at, params["long_min_len"])
@@ -382,4 +439,6 @@ def stream_bits(stream, probs: np.ndarray | None, cmp: dict | None = None, mm: d
         else:
             cm.code_byte(s, m)
         cm.push(s)
+    if state is not None:
+        state.append(cm)
     return bits, pb
