@@ -38,6 +38,8 @@ CODE = b"def add(a, b):\n    return a + b\n\n\nprint(add(1, 2))\n"
     ("pkg/dist/bundle-es.js", b"function f(a) {\n  return a;\n}\n" * 4000, "bundle"),
     ("pkg/big.py", b"x = 1\n" * 200_000, "too large"),
     ("pkg/empty.py", b"\n\n", "empty"),
+    ("doc/html/library/os.html", b"<html><head>\n<meta name=\"generator\" content=\"Docutils 0.19\" />\n"
+     b"</head><body>os</body></html>\n", "generated"),
 ])
 def test_classify_leaves_out(path, data, why):
     assert classify(path, data) == (None, why)
