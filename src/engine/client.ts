@@ -7,7 +7,10 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { CompleteRequest, CompleteResult, Engine, EngineOptions, EngineState, ModelInfo, ScoreRequest, ScoreResult, TextEdit } from './api';
 import { DEFAULT_OPTIONS, EngineError } from './api';
-import type { FromWorker, ToWorker } from './protocol';
+import { epochMs, type FromWorker, type ToWorker, type WorkerTiming } from './protocol';
+
+/** A completion as the worker engine returns it: with the worker's timing of the request. */
+export type TimedResult = CompleteResult & { worker?: WorkerTiming };
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -83,7 +86,8 @@ export class WorkerEngine implements Engine {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
-        if (m.ok) p.resolve(m.value);
+        // The worker's timing of a completion travels on its result (see TimedResult).
+        if (m.ok) p.resolve(m.timing && typeof m.value === 'object' && m.value !== null ? { ...m.value, worker: m.timing } : m.value);
         else p.reject(new EngineError(m.error.message, m.error.code as EngineError['code']));
         return;
       }
@@ -154,9 +158,9 @@ export class WorkerEngine implements Engine {
     this.post({ type: 'close', uri });
   }
 
-  complete(req: CompleteRequest, signal?: AbortSignal): Promise<CompleteResult> {
+  complete(req: CompleteRequest, signal?: AbortSignal): Promise<TimedResult> {
     const cancel = new SharedArrayBuffer(4);
-    return this.request<CompleteResult>((id) => ({ type: 'complete', id, req, cancel }), signal, undefined, cancel);
+    return this.request<TimedResult>((id) => ({ type: 'complete', id, req, cancel, sentAt: epochMs() }), signal, undefined, cancel);
   }
 
   score(req: ScoreRequest, signal?: AbortSignal, onProgress?: (fraction: number) => void): Promise<ScoreResult> {

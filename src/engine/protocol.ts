@@ -7,13 +7,13 @@ export type ToWorker =
   | { type: 'sync'; uri: string; version: number; text: string; cursor?: number }
   | { type: 'edit'; uri: string; baseVersion: number; version: number; edits: TextEdit[]; length: number; cursor?: number }
   | { type: 'close'; uri: string }
-  | { type: 'complete'; id: number; req: CompleteRequest; cancel: SharedArrayBuffer }
+  | { type: 'complete'; id: number; req: CompleteRequest; cancel: SharedArrayBuffer; sentAt?: number }
   | { type: 'score'; id: number; req: ScoreRequest; cancel: SharedArrayBuffer }
   | { type: 'stats'; id: number }
   | { type: 'crash' };
 
 export type FromWorker =
-  | { type: 'result'; id: number; ok: true; value: unknown }
+  | { type: 'result'; id: number; ok: true; value: unknown; timing?: WorkerTiming }
   | { type: 'result'; id: number; ok: false; error: { message: string; code: ErrorCode } }
   | { type: 'progress'; id: number; done: number; total: number }
   | { type: 'state'; state: EngineState }
@@ -24,4 +24,22 @@ export type FromWorker =
 export function cancelFlag(buf: SharedArrayBuffer): { readonly cancelled: boolean } {
   const a = new Int32Array(buf);
   return { get cancelled() { return Atomics.load(a, 0) === 1; } };
+}
+
+/** Epoch milliseconds, sub-millisecond: the same clock on both sides of the worker boundary. */
+export function epochMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * Where a request's time went before the engine ran it: `blockedMs` from the client's send to
+ * the worker's event loop seeing it (a model run of background work not yet pre-empted),
+ * `queuedMs` from there to its start (the rest of a background chunk, or requests ahead of it),
+ * `behind` what the worker was doing when it arrived, `runMs` the engine call itself.
+ */
+export interface WorkerTiming {
+  blockedMs: number;
+  queuedMs: number;
+  runMs: number;
+  behind: 'idle' | 'encode' | 'request';
 }

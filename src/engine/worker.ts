@@ -8,7 +8,7 @@ import type { EngineState } from './api';
 import { CancelledError } from './decoder';
 import { EngineCore } from './engine';
 import { ModelRuntime } from './runtime';
-import { cancelFlag, FromWorker, ToWorker } from './protocol';
+import { cancelFlag, epochMs, FromWorker, ToWorker, WorkerTiming } from './protocol';
 
 const port = parentPort!;
 let core: EngineCore | undefined;
@@ -17,6 +17,10 @@ let busy = false;
 /** Documents to encode in the background: uri -> cursor (UTF-16). */
 const toEncode = new Map<string, number>();
 const background = { cancelled: false };
+/** What the worker is doing, for the timing of a request that arrives meanwhile. */
+let doing: WorkerTiming['behind'] = 'idle';
+/** Completion requests received and not yet started: id -> when and behind what they arrived. */
+const arrivals = new Map<number, { at: number; sentAt?: number; behind: WorkerTiming['behind'] }>();
 
 function post(m: FromWorker): void {
   port.postMessage(m);
@@ -84,11 +88,23 @@ async function handle(m: ToWorker): Promise<void> {
       const cancel = cancelFlag(m.cancel);
       const fallbacksBefore = core.rt.fallbacks.length;
       const progress = (done: number, total: number) => post({ type: 'progress', id: m.id, done, total });
+      const arrival = m.type === 'complete' ? arrivals.get(m.id) : undefined;
+      arrivals.delete(m.id);
+      const startedAt = epochMs();
+      doing = 'request';
       try {
         const value = m.type === 'complete' ? await core.complete(m.req, cancel, progress) : await core.score(m.req, cancel, progress);
-        post({ type: 'result', id: m.id, ok: true, value });
+        const timing: WorkerTiming | undefined = arrival && {
+          blockedMs: arrival.sentAt === undefined ? 0 : Math.max(0, arrival.at - arrival.sentAt),
+          queuedMs: startedAt - arrival.at,
+          runMs: epochMs() - startedAt,
+          behind: arrival.behind,
+        };
+        post({ type: 'result', id: m.id, ok: true, value, timing });
       } catch (e) {
         fail(m.id, e);
+      } finally {
+        doing = 'idle';
       }
       if (core.rt.fallbacks.length > fallbacksBefore) {
         for (const f of core.rt.fallbacks.slice(fallbacksBefore)) post({ type: 'log', level: 'warn', message: `execution provider ${f.ep} failed: ${f.error}` });
@@ -116,6 +132,7 @@ async function pump(): Promise<void> {
       toEncode.delete(uri);
       background.cancelled = false;
       let lastPercent = -1;
+      doing = 'encode';
       try {
         await core.preEncode(uri, cursor, background, (done, total) => {
           const percent = Math.floor((100 * done) / Math.max(1, total));
@@ -131,6 +148,8 @@ async function pump(): Promise<void> {
         } else {
           post({ type: 'log', level: 'error', message: `encoding ${uri} failed: ${(e as Error).message}` });
         }
+      } finally {
+        doing = 'idle';
       }
     }
   } finally {
@@ -139,6 +158,7 @@ async function pump(): Promise<void> {
 }
 
 port.on('message', (m: ToWorker) => {
+  if (m.type === 'complete') arrivals.set(m.id, { at: epochMs(), sentAt: m.sentAt, behind: doing });
   if (m.type === 'complete' || m.type === 'score' || m.type === 'load') background.cancelled = true;
   // A newer full sync of a document replaces an older sync (or edits) of it still queued.
   if (m.type === 'sync') {

@@ -3,20 +3,38 @@
 // see, and cancellation is checked after every await.
 
 import * as vscode from 'vscode';
-import type { Engine } from '../engine/api';
+import type { CompleteRequest, CompleteResult, Engine } from '../engine/api';
 import { isSuperseded } from '../engine/api';
 import type { Config } from './config';
 import type { DocumentSync } from './documents';
 import { postprocess } from './postprocess';
+import { AdaptiveDebounce } from './debounce';
 import { continueAlong, type ShownSuggestion } from './reuse';
+import { epochMs, trace, tracing } from './trace';
 
 /** Text after the cursor that the post-processing looks at (suffix overlap needs a line or two). */
 const SUFFIX_CHARS = 1024;
+
+interface TraceRecord {
+  kind: 'complete';
+  uri: string;
+  version: number;
+  offset: number;
+  trigger: vscode.InlineCompletionTriggerKind;
+  tCall: number;
+  adaptiveDebounce: boolean;
+  firstLineEarly: boolean;
+  tDebounced?: number;
+  tSynced?: number;
+  engine: { tSent: number; tResult: number; ms: unknown; worker: unknown; contextBytes: number }[];
+}
 
 export interface LastCompletion {
   uri: string;
   version: number;
   texts: string[];
+  /** Only the first line of the first candidate so far (firstLineEarly); the rest is coming. */
+  partial: boolean;
 }
 
 export interface CompletionDeps {
@@ -30,8 +48,11 @@ export interface CompletionDeps {
 }
 
 export class CompletionProvider implements vscode.InlineCompletionItemProvider {
-  private shown: ShownSuggestion | undefined;
+  private shown: (ShownSuggestion & { partial: boolean }) | undefined;
   private last: LastCompletion | undefined;
+  private readonly debounce = new AdaptiveDebounce();
+  /** The request for the rest of an early first line, cancelled when a new request starts. */
+  private rest: AbortController | undefined;
 
   constructor(private readonly deps: CompletionDeps) {}
 
@@ -58,21 +79,39 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
 
     const uri = document.uri.toString();
     const offset = document.offsetAt(position);
+    // The benchmark's record of this call (trace.ts): epoch times of each phase.
+    const t: TraceRecord | undefined = tracing
+      ? { kind: 'complete', uri, version: document.version, offset, trigger: context.triggerKind, tCall: epochMs(), engine: [],
+        adaptiveDebounce: cfg.adaptiveDebounce, firstLineEarly: cfg.firstLineEarly }
+      : undefined;
+    const done = (items: vscode.InlineCompletionItem[] | undefined, outcome: string) => {
+      if (t) trace({ ...t, tReturn: epochMs(), outcome: token.isCancellationRequested ? 'cancelled' : outcome, items: items?.length ?? 0, text: items?.[0]?.insertText });
+      return items;
+    };
 
+    const automatic = context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic;
+    // Every call counts for the typing's pace, also those served from memory.
+    const adaptiveWait = automatic ? this.debounce.next(Date.now(), cfg.debounceMs) : 0;
     const along = this.typedAlong(document, position, uri, offset);
-    if (along) return this.offer(document, position, context, along);
+    if (along) return done(this.offer(document, position, context, along, this.shown?.partial ?? false), 'along');
+    // A new request: the rest of an earlier one is not wanted any more, and must not hold the worker.
+    this.rest?.abort();
+    this.rest = undefined;
 
     // Explicit invocations (Alt+\) skip the debounce: the user asked and is waiting.
-    if (context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic && cfg.debounceMs > 0) {
-      await delay(cfg.debounceMs, token);
-      if (token.isCancellationRequested) return undefined;
+    const wait = !automatic ? 0 : cfg.adaptiveDebounce ? adaptiveWait : cfg.debounceMs;
+    if (wait > 0) {
+      await delay(wait, token);
+      if (token.isCancellationRequested) return done(undefined, 'cancelled');
     }
-    if (!this.deps.documents.ensure(document)) return undefined;
+    if (t) t.tDebounced = epochMs();
+    if (!this.deps.documents.ensure(document)) return done(undefined, 'unsynced');
+    if (t) t.tSynced = epochMs();
 
     const abort = new AbortController();
     const onCancel = token.onCancellationRequested(() => abort.abort());
     try {
-      const request = {
+      const request: CompleteRequest = {
         uri,
         version: document.version,
         offset,
@@ -83,37 +122,88 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
         stop: cfg.stopRule,
         timeBudgetMs: cfg.timeBudgetMs,
       };
-      let result = await engine.complete(request, abort.signal);
-      if (token.isCancellationRequested) return undefined;
+      // First line early: one candidate to the end of the line is all the ghost text needs at
+      // first; the full request (every candidate, the whole block) follows and replaces it.
+      const early = cfg.firstLineEarly && (cfg.candidates > 1 || cfg.stopRule !== 'line');
+      const first: CompleteRequest = early ? { ...request, candidates: 1, stop: 'line' } : request;
+      const ask = async (req: CompleteRequest) => {
+        const sent = epochMs();
+        const r = await engine.complete(req, abort.signal);
+        t?.engine.push({ tSent: sent, tResult: epochMs(), ms: r.ms, worker: (r as { worker?: unknown }).worker, contextBytes: r.contextBytes });
+        return r;
+      };
+      let result = await ask(first);
+      if (token.isCancellationRequested) return done(undefined, 'cancelled');
       // The first request in a long document can spend its whole time budget encoding and come
       // back empty. VS Code keeps that empty answer for this position (asking again with Alt+\
       // does not call us), so ask once more now that the encoding is cached: this one generates.
       if (result.ms.encode >= cfg.timeBudgetMs && result.candidates.every((c) => c.text === '' && c.stoppedBy === 'time')) {
         log.debug(`complete ${uri} v${document.version}: the time budget went to encoding ${result.contextBytes} bytes; asking again`);
-        result = await engine.complete(request, abort.signal);
-        if (token.isCancellationRequested) return undefined;
+        result = await ask(first);
+        if (token.isCancellationRequested) return done(undefined, 'cancelled');
       }
-      log.debug(
-        `complete ${uri} v${document.version} @${offset}: ${result.candidates.length} candidates, ` +
-          `${result.contextBytes} context bytes, encode ${result.ms.encode.toFixed(0)} ms, ` +
-          `first ${result.ms.first.toFixed(0)} ms, total ${result.ms.total.toFixed(0)} ms on ${result.ep}`,
-      );
-      const texts = postprocess(
-        result.candidates.map((c) => c.text),
-        { prefixLine: document.lineAt(position.line).text.slice(0, position.character), suffix: suffixAt(document, offset) },
-      );
-      if (texts.length === 0) return undefined;
-      this.shown = { uri, version: document.version, offset, linePrefix: linePrefixAt(document, position), texts };
-      return this.offer(document, position, context, texts);
+      logResult(log, uri, document.version, offset, result);
+      const ppContext = { prefixLine: document.lineAt(position.line).text.slice(0, position.character), suffix: suffixAt(document, offset) };
+      const linePrefix = linePrefixAt(document, position);
+      let texts = postprocess(result.candidates.map((c) => c.text), ppContext);
+      if (early && texts.length > 0) {
+        const shown = { uri, version: document.version, offset, linePrefix, texts, partial: true };
+        this.shown = shown;
+        this.fetchRest(request, shown, ppContext);
+        return done(this.offer(document, position, context, texts, true), 'early');
+      }
+      if (early) {
+        // Nothing on the first line: the full request may still have something.
+        result = await ask(request);
+        if (token.isCancellationRequested) return done(undefined, 'cancelled');
+        texts = postprocess(result.candidates.map((c) => c.text), ppContext);
+      }
+      if (texts.length === 0) return done(undefined, 'empty');
+      this.shown = { uri, version: document.version, offset, linePrefix, texts, partial: false };
+      return done(this.offer(document, position, context, texts, false), 'model');
     } catch (err) {
       // Cancelled and stale requests are the normal life of a keystroke-driven provider.
-      if (token.isCancellationRequested || isSuperseded(err)) return undefined;
+      if (token.isCancellationRequested || isSuperseded(err)) return done(undefined, 'cancelled');
       log.error(`complete ${uri} v${document.version} @${offset} failed: ${err instanceof Error ? err.message : String(err)}`);
-      return undefined;
+      return done(undefined, 'error');
     } finally {
       onCancel.dispose();
       this.deps.onSettled();
     }
+  }
+
+  /**
+   * After an early first line: the full request (every candidate, to the configured stop). Its
+   * candidates replace the early one in memory (typing along and cycling use them) and, when the
+   * cursor has not moved since, VS Code is asked to show them (served from memory). A new request
+   * cancels it.
+   */
+  private fetchRest(request: CompleteRequest, shown: ShownSuggestion & { partial: boolean }, ppContext: { prefixLine: string; suffix: string }): void {
+    const { engine, log } = this.deps;
+    const ctl = new AbortController();
+    this.rest = ctl;
+    const tSent = epochMs();
+    engine.complete(request, ctl.signal).then((result) => {
+      if (ctl.signal.aborted || this.shown !== shown) return;
+      logResult(log, request.uri, request.version, request.offset, result);
+      let texts = postprocess(result.candidates.map((c) => c.text), ppContext);
+      // The line already on screen stays the first candidate's start.
+      const line = shown.texts[0];
+      const i = texts.findIndex((x) => x.startsWith(line));
+      texts = i < 0 ? [line, ...texts] : [texts[i], ...texts.filter((_, j) => j !== i)];
+      this.shown = { ...shown, texts, partial: false };
+      trace({ kind: 'rest', uri: request.uri, version: request.version, offset: request.offset, tSent, tResult: epochMs(), ms: result.ms, worker: (result as { worker?: unknown }).worker, items: texts.length });
+      const editor = vscode.window.activeTextEditor;
+      if (editor && editor.document.uri.toString() === request.uri && editor.document.version === request.version
+        && editor.document.offsetAt(editor.selection.active) === request.offset && editor.selection.isEmpty) {
+        void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+      }
+    }, (err) => {
+      if (!ctl.signal.aborted && !isSuperseded(err)) log.error(`complete ${request.uri} v${request.version} @${request.offset} (the rest) failed: ${err instanceof Error ? err.message : String(err)}`);
+    }).finally(() => {
+      if (this.rest === ctl) this.rest = undefined;
+      this.deps.onSettled();
+    });
   }
 
   /** Remainders of the shown suggestion when the user has been typing along it. */
@@ -135,6 +225,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
     position: vscode.Position,
     context: vscode.InlineCompletionContext,
     texts: string[],
+    partial: boolean,
   ): vscode.InlineCompletionItem[] | undefined {
     // With the suggest widget open, VS Code shows only items that extend its selected entry.
     const selected = context.selectedCompletionInfo;
@@ -144,11 +235,19 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
       texts = needed === undefined ? [] : texts.filter((t) => t.startsWith(needed));
       if (texts.length === 0) return undefined;
     }
-    this.last = { uri: document.uri.toString(), version: document.version, texts };
+    this.last = { uri: document.uri.toString(), version: document.version, texts, partial };
     // One item per candidate; VS Code cycles them with its next/previous inline suggestion commands.
     const at = new vscode.Range(position, position);
     return texts.map((text) => new vscode.InlineCompletionItem(text, at));
   }
+}
+
+function logResult(log: vscode.LogOutputChannel, uri: string, version: number, offset: number, result: CompleteResult): void {
+  log.debug(
+    `complete ${uri} v${version} @${offset}: ${result.candidates.length} candidates, ` +
+      `${result.contextBytes} context bytes, encode ${result.ms.encode.toFixed(0)} ms, ` +
+      `first ${result.ms.first.toFixed(0)} ms, total ${result.ms.total.toFixed(0)} ms on ${result.ep}`,
+  );
 }
 
 function linePrefixAt(document: vscode.TextDocument, position: vscode.Position): string {

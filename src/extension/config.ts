@@ -29,6 +29,10 @@ export function needsModelReload(e: vscode.ConfigurationChangeEvent): boolean {
 export interface CompletionConfig {
   enabled: boolean;
   debounceMs: number;
+  /** Wait less after a pause and about half a key's gap in a burst, at most debounceMs (debounce.ts). */
+  adaptiveDebounce: boolean;
+  /** Show the first line of the first candidate as soon as it is complete; the rest follows. */
+  firstLineEarly: boolean;
   maxBytes: number;
   candidates: number;
   /** 0 is greedy. */
@@ -69,6 +73,8 @@ export class Config {
     return {
       enabled: bool(c.get('enabled'), SETTINGS['megabyte.completion.enabled'].default),
       debounceMs: clampSetting('megabyte.completion.debounceMs', c.get(key('megabyte.completion.debounceMs'))),
+      adaptiveDebounce: bool(c.get('adaptiveDebounce'), SETTINGS['megabyte.completion.adaptiveDebounce'].default),
+      firstLineEarly: bool(c.get('firstLineEarly'), SETTINGS['megabyte.completion.firstLineEarly'].default),
       maxBytes: clampSetting('megabyte.completion.maxBytes', c.get(key('megabyte.completion.maxBytes'))),
       candidates: clampSetting('megabyte.completion.candidates', c.get(key('megabyte.completion.candidates'))),
       temperature: clampSetting('megabyte.completion.temperature', c.get(key('megabyte.completion.temperature'))),

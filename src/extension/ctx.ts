@@ -11,6 +11,7 @@ import { Config } from './config';
 import { epLabel } from './continuationHtml';
 import { listModels, resolveModel, sameDir, type ModelEntry, type ModelRoot } from './models';
 import { StatusBar } from './statusBar';
+import { epochMs, trace } from './trace';
 
 export class Ctx implements vscode.Disposable {
   readonly log: vscode.LogOutputChannel;
@@ -86,8 +87,10 @@ export class Ctx implements vscode.Disposable {
    */
   async loadModel(dir: string): Promise<ModelInfo | undefined> {
     this.log.info(`Loading model ${dir}`);
+    const t0 = epochMs();
     try {
       const info = await this.engine.load(dir);
+      trace({ kind: 'model', tLoad: t0, tReady: epochMs(), name: info.name, ep: info.ep });
       this.log.info(
         `Model ${info.name} serving on ${epLabel(info.ep)}: ${(info.parameters / 1e6).toFixed(1)}M parameters, ` +
           `patch sizes ${info.patchSizes.join('×')}` +

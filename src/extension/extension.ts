@@ -11,6 +11,7 @@ import { ContinuationPanel } from './continuationPanel';
 import { Ctx } from './ctx';
 import { DocumentSync, type SyncStats } from './documents';
 import { SurprisalView, type SurprisalPaint } from './surprisal';
+import { epochMs, trace } from './trace';
 
 /** What activate() returns: for the extension tests, not a stable public API. */
 export interface MegabyteApi {
@@ -27,6 +28,7 @@ export interface MegabyteApi {
 let ctx: Ctx | undefined;
 
 export function activate(context: vscode.ExtensionContext): MegabyteApi {
+  trace({ kind: 'activate', t: epochMs() });
   const c = new Ctx(context);
   ctx = c;
   context.subscriptions.push({ dispose: () => void c.dispose() });

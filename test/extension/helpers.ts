@@ -128,7 +128,8 @@ export async function withSetting(section: string, key: string, value: unknown):
 export function currentSuggestion(api: MegabyteApi, editor: vscode.TextEditor): string[] | undefined {
   const last = api.lastCompletion();
   const doc = editor.document;
-  if (!last || last.uri !== doc.uri.toString() || last.version !== doc.version || last.texts.length === 0) return undefined;
+  // An early first line (megabyte.completion.firstLineEarly) is followed by the full candidates: wait for those.
+  if (!last || last.uri !== doc.uri.toString() || last.version !== doc.version || last.texts.length === 0 || last.partial) return undefined;
   return last.texts;
 }
 
