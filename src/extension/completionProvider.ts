@@ -12,6 +12,9 @@ import { AdaptiveDebounce } from './debounce';
 import { continueAlong, type ShownSuggestion } from './reuse';
 import { epochMs, trace, tracing } from './trace';
 
+/** Offers remembered for recentCompletions() (tests). */
+const OFFERS_KEPT = 16;
+
 /** Text after the cursor that the post-processing looks at (suffix overlap needs a line or two). */
 const SUFFIX_CHARS = 1024;
 
@@ -50,6 +53,7 @@ export interface CompletionDeps {
 export class CompletionProvider implements vscode.InlineCompletionItemProvider {
   private shown: (ShownSuggestion & { partial: boolean }) | undefined;
   private last: LastCompletion | undefined;
+  private readonly offers: LastCompletion[] = [];
   private readonly debounce = new AdaptiveDebounce();
   /** The request for the rest of an early first line, cancelled when a new request starts. */
   private rest: AbortController | undefined;
@@ -59,6 +63,11 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
   /** The texts last offered to VS Code, for tests. */
   lastCompletion(): LastCompletion | undefined {
     return this.last;
+  }
+
+  /** The last offers (at most OFFERS_KEPT), oldest first, for tests. */
+  recentCompletions(): LastCompletion[] {
+    return [...this.offers];
   }
 
   /** Candidates from another model must not be served by typing along. */
@@ -92,7 +101,8 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
     const automatic = context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic;
     // Every call counts for the typing's pace, also those served from memory.
     const adaptiveWait = automatic ? this.debounce.next(Date.now(), cfg.debounceMs) : 0;
-    const along = this.typedAlong(document, position, uri, offset);
+    // An explicit ask (Alt+\, or cycling) at an early first line wants every candidate: ask in full.
+    const along = !automatic && this.shown?.partial ? undefined : this.typedAlong(document, position, uri, offset);
     if (along) return done(this.offer(document, position, context, along, this.shown?.partial ?? false), 'along');
     // A new request: the rest of an earlier one is not wanted any more, and must not hold the worker.
     this.rest?.abort();
@@ -124,7 +134,8 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
       };
       // First line early: one candidate to the end of the line is all the ghost text needs at
       // first; the full request (every candidate, the whole block) follows and replaces it.
-      const early = cfg.firstLineEarly && (cfg.candidates > 1 || cfg.stopRule !== 'line');
+      // Only while typing: an explicit ask gets every candidate at once.
+      const early = automatic && cfg.firstLineEarly && (cfg.candidates > 1 || cfg.stopRule !== 'line');
       const first: CompleteRequest = early ? { ...request, candidates: 1, stop: 'line' } : request;
       const ask = async (req: CompleteRequest) => {
         const sent = epochMs();
@@ -175,8 +186,8 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
   /**
    * After an early first line: the full request (every candidate, to the configured stop). Its
    * candidates replace the early one in memory (typing along and cycling use them) and, when the
-   * cursor has not moved since, VS Code is asked to show them (served from memory). A new request
-   * cancels it.
+   * cursor has not moved since, an explicit trigger makes VS Code ask again (it does not take an
+   * automatic answer for an explicit ask), which is served from memory. A new request cancels it.
    */
   private fetchRest(request: CompleteRequest, shown: ShownSuggestion & { partial: boolean }, ppContext: { prefixLine: string; suffix: string }): void {
     const { engine, log } = this.deps;
@@ -236,6 +247,8 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
       if (texts.length === 0) return undefined;
     }
     this.last = { uri: document.uri.toString(), version: document.version, texts, partial };
+    this.offers.push(this.last);
+    if (this.offers.length > OFFERS_KEPT) this.offers.shift();
     // One item per candidate; VS Code cycles them with its next/previous inline suggestion commands.
     const at = new vscode.Range(position, position);
     return texts.map((text) => new vscode.InlineCompletionItem(text, at));

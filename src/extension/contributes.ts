@@ -29,8 +29,8 @@ const MiB = 2 ** 20;
 export const SETTINGS = {
   'megabyte.completion.enabled': { type: 'boolean', default: true },
   'megabyte.completion.debounceMs': { type: 'integer', default: 150, minimum: 0, maximum: 5000 },
-  'megabyte.completion.adaptiveDebounce': { type: 'boolean', default: false },
-  'megabyte.completion.firstLineEarly': { type: 'boolean', default: false },
+  'megabyte.completion.adaptiveDebounce': { type: 'boolean', default: true },
+  'megabyte.completion.firstLineEarly': { type: 'boolean', default: true },
   'megabyte.completion.maxBytes': { type: 'integer', default: 256, minimum: 1, maximum: 8192 },
   'megabyte.completion.candidates': { type: 'integer', default: 3, minimum: 1, maximum: 8 },
   'megabyte.completion.temperature': { type: 'number', default: 0, minimum: 0, maximum: 2 },

@@ -17,6 +17,8 @@ import { epochMs, trace } from './trace';
 export interface MegabyteApi {
   engine: Engine;
   lastCompletion(): LastCompletion | undefined;
+  /** The last offers, oldest first (an early first line and the full candidates are two). */
+  recentCompletions(): LastCompletion[];
   statusText(): string;
   statusTooltip(): string;
   /** How documents reached the engine: whole texts (and their UTF-16 units) and edit events. */
@@ -64,6 +66,7 @@ export function activate(context: vscode.ExtensionContext): MegabyteApi {
   return {
     engine,
     lastCompletion: () => completions.lastCompletion(),
+    recentCompletions: () => completions.recentCompletions(),
     statusText: () => c.status.text,
     statusTooltip: () => c.status.tooltipText,
     syncStats: () => ({ ...documents.stats }),

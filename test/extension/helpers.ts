@@ -133,6 +133,9 @@ export function currentSuggestion(api: MegabyteApi, editor: vscode.TextEditor): 
   return last.texts;
 }
 
+/** How long the workbench may take to replace an early first line with the full suggestion. */
+const FULL_SHOWN_MS = 500;
+
 /**
  * Asks for an inline suggestion (editor.action.inlineSuggest.trigger, what Alt+\ does) until the
  * extension has offered candidates for the document's current version; returns them. VS Code
@@ -141,9 +144,16 @@ export function currentSuggestion(api: MegabyteApi, editor: vscode.TextEditor): 
  */
 export async function suggest(api: MegabyteApi, editor: vscode.TextEditor, timeoutMs = 60_000, retriggerMs = 2_500): Promise<string[]> {
   let lastTrigger = 0;
+  let early = false;
   return waitFor(`an inline suggestion for ${editor.document.uri.toString()} v${editor.document.version}`, async () => {
     const texts = currentSuggestion(api, editor);
-    if (texts) return texts;
+    if (texts) {
+      // The full candidates replace an early first line on screen a moment after they are offered.
+      if (early) await sleep(FULL_SHOWN_MS);
+      return texts;
+    }
+    const last = api.lastCompletion();
+    if (last?.partial && last.uri === editor.document.uri.toString() && last.version === editor.document.version) early = true;
     if (Date.now() - lastTrigger > retriggerMs && !api.statusText().includes('encoding')) {
       lastTrigger = Date.now();
       await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
