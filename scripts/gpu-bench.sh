@@ -20,7 +20,7 @@ python=$(command -v python3 || command -v python)
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
 mkdir -p .gpu
 if [ "${1:-}" = ceiling ]; then
-  "$python" models/training/ceiling.py --checkpoint models/training/checkpoints/mb-small.pt \
+  "$python" models/training/ceiling.py --checkpoint models/mb-small \
     --bytes 1048576 --device "${TORCH_DEVICE:-cuda}" --dtype bf16 | tee .gpu/ceiling.json
   [ -n "${OUT:-}" ] && cp .gpu/ceiling.json "$OUT"/
   exit 0

@@ -1,7 +1,7 @@
 """The PyTorch ceiling for the engine's encode figure: one exact forward pass of a checkpoint's
 model over N bytes (every level, all positions at once, no cache), timed on one device.
 
-  python models/training/ceiling.py --checkpoint models/training/checkpoints/mb-small.pt \
+  python models/training/ceiling.py --checkpoint models/mb-small \
       --bytes 1000000 --device cuda --dtype bf16
 
 The benchmark's GPU profile (`npm run bench -- --gpu --ep webgpu`) runs it next to the engine's
@@ -66,7 +66,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    from export import load_checkpoint
+    from megabyte.checkpoint import load_checkpoint
     device = torch.device(args.device)
     model, _ = load_checkpoint(args.checkpoint)
     model = model.to(device).eval()

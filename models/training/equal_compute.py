@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval import file_bits, heldout_files  # noqa: E402
-from export import load_checkpoint  # noqa: E402
+from megabyte.checkpoint import load_checkpoint  # noqa: E402
 
 
 def run_facts(run: Path) -> dict:

@@ -375,7 +375,7 @@ def main() -> None:
     ap.add_argument("files", nargs="*")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    from export import load_checkpoint
+    from megabyte.checkpoint import load_checkpoint
     model, _ = load_checkpoint(args.checkpoint)
     files = [(f, Path(f).read_bytes()) for f in args.files]
     if args.heldout:

@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval import file_bits, load_match, stream_probs  # noqa: E402
 from megabyte import cm, match  # noqa: E402
-from export import load_checkpoint  # noqa: E402
+from megabyte.checkpoint import load_checkpoint  # noqa: E402
 from megabyte.model import Megabyte  # noqa: E402
 from megabyte.symbols import BOS, EOM, PRE, SUF  # noqa: E402
 

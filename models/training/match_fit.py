@@ -1,6 +1,6 @@
 """Fits the match model's mixing weights (megabyte/match.py) on the training split.
 
-  python models/training/match_fit.py --checkpoint models/training/checkpoints/mb-small.pt \\
+  python models/training/match_fit.py --checkpoint models/mb-small \\
       --corpus .cache/corpus --max-bytes 1500000 --manifest models/mb-small/manifest.json
 
 A deterministic sample of whole training files (every package in turn) is scored by the network,
@@ -40,7 +40,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from eval import file_bits, fim_context, fim_spans, heldout_files, stream_bits
-    from export import load_checkpoint
+    from megabyte.checkpoint import load_checkpoint
     model, _ = load_checkpoint(args.checkpoint)
     t0 = time.time()
     files = heldout_files(Path(args.corpus), args.max_bytes, max_file=256 << 10, split="train")

@@ -18,6 +18,18 @@ Level l < last emits, for each of its positions, ctx for the p_l child positions
 The last level ends in a norm and the symbol head. Attention is causal at every level, with
 rotary positions (relative, so the global level runs past the training length) and grouped-query
 attention (few KV heads keep the global KV cache of a 1 MB file small).
+
+Recipe options (ModelConfig fields; the defaults are the recipe the bundled mb-small was trained
+with, and every option exports to the same ONNX contract):
+  qk_norm       RMSNorm of q and k per head (a learned gain per head dimension) before rotary
+  mlp           "gelu" (fc2(gelu(fc1 x))) or "relu2" (fc2(relu(fc1 x)^2))
+  zero_init     attention out and MLP out projections start at zero (each block starts as identity)
+  ngram_orders  hashed n-gram input embeddings at the levels whose unit holds several symbols
+                (the global and middle levels): symbol i of a unit also adds the embedding of
+                hash(symbols i-n+1 .. i of that unit) (PAD before the unit's start), one table of
+                ngram_buckets rows per order. The local level (unit 1) sees one symbol per
+                position and has none. The hash is integer arithmetic on the symbol ids, computed
+                inside the exported graph: the engine still feeds the previous units as ids.
 """
 from __future__ import annotations
 
@@ -50,6 +62,11 @@ class ModelConfig:
     patch_sizes: list[int] = field(default_factory=lambda: [8, 8])
     levels: list[LevelConfig] = field(default_factory=list)
     vocab_size: int = VOCAB_SIZE
+    qk_norm: bool = False
+    mlp: str = "gelu"
+    zero_init: bool = False
+    ngram_orders: list[int] = field(default_factory=list)
+    ngram_buckets: int = 8191
 
     def unit(self, level: int) -> int:
         return math.prod(self.patch_sizes[level:])
@@ -63,15 +80,39 @@ class ModelConfig:
 
     @staticmethod
     def from_dict(d: dict) -> "ModelConfig":
+        opts = {k: d[k] for k in RECIPE_FIELDS if k in d}  # absent in checkpoints older than the options
         return ModelConfig(patch_sizes=list(d["patch_sizes"]),
                            levels=[LevelConfig(**lv) for lv in d["levels"]],
-                           vocab_size=d["vocab_size"])
+                           vocab_size=d["vocab_size"], **opts)
+
+    def recipe(self) -> dict:
+        """The recipe options (for the manifest)."""
+        return {k: getattr(self, k) for k in RECIPE_FIELDS}
 
     def validate(self) -> None:
         assert len(self.levels) == len(self.patch_sizes) + 1, "one level per patch size, plus the local"
         for lv in self.levels:
             assert lv.dim % lv.heads == 0 and lv.heads % lv.kv_heads == 0
             assert lv.head_dim % 2 == 0
+        assert self.mlp in MLPS, f"mlp must be one of {MLPS}"
+        assert all(n in (2, 3) for n in self.ngram_orders), "ngram_orders: 2 and/or 3"
+        assert self.ngram_buckets > 0
+
+
+MLPS = ("gelu", "relu2")
+RECIPE_FIELDS = ("qk_norm", "mlp", "zero_init", "ngram_orders", "ngram_buckets")
+NGRAM_BASE = 263  # hash(s_{i-n+1} .. s_i) = (sum_k s_{i-k} * NGRAM_BASE^k) mod ngram_buckets (export.py builds the same)
+QK_NORM_EPS = 1e-6
+
+
+def ngram_ids(units: torch.Tensor, order: int, buckets: int) -> torch.Tensor:
+    """(N, S, U) symbols -> (N, S, U) bucket ids of the order-gram ending at each symbol of a
+    unit, symbols before the unit's start read as PAD."""
+    h = units
+    for k in range(1, order):
+        left = F.pad(units, (k, 0), value=PAD)[..., :units.shape[-1]]
+        h = h + left * NGRAM_BASE ** k
+    return h % buckets
 
 
 PRESETS: dict[str, ModelConfig] = {
@@ -91,6 +132,13 @@ PRESETS: dict[str, ModelConfig] = {
     # The baseline the paper compares against: one level over symbols, parameters matched to mb-small.
     "plain-small": ModelConfig([], [
         LevelConfig(dim=320, layers=5, heads=5, kv_heads=1, embed_dim=320, rope_theta=500000.0),
+    ]),
+    # mb-small with a larger global level (it runs once per 64 symbols, so it costs little per
+    # byte): 384 wide, 6 layers; the inner levels as in mb-small.
+    "mb-small-g": ModelConfig([8, 8], [
+        LevelConfig(dim=384, layers=6, heads=6, kv_heads=1, embed_dim=16, rope_theta=500000.0),
+        LevelConfig(dim=192, layers=2, heads=3, kv_heads=1, embed_dim=32),
+        LevelConfig(dim=128, layers=2, heads=2, kv_heads=1, embed_dim=128),
     ]),
     # A larger model for a GPU (the H200 when lent).
     "mb-base": ModelConfig([8, 8], [
@@ -116,7 +164,7 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 
 
 class Attention(nn.Module):
-    def __init__(self, cfg: LevelConfig):
+    def __init__(self, cfg: LevelConfig, qk_norm: bool = False):
         super().__init__()
         self.cfg = cfg
         hd = cfg.head_dim
@@ -124,13 +172,21 @@ class Attention(nn.Module):
         self.k = nn.Linear(cfg.dim, cfg.kv_heads * hd, bias=False)
         self.v = nn.Linear(cfg.dim, cfg.kv_heads * hd, bias=False)
         self.o = nn.Linear(cfg.heads * hd, cfg.dim, bias=False)
+        if qk_norm:
+            self.q_norm = nn.Parameter(torch.ones(hd))
+            self.k_norm = nn.Parameter(torch.ones(hd))
+        self.qk_norm = qk_norm
 
     def forward(self, x, cos, sin, past=None):
         # x: (B, S, D); past: optional (k, v) each (B, kvH, P, hd)
         B, S, _ = x.shape
         c, hd = self.cfg, self.cfg.head_dim
-        q = self.q(x).view(B, S, c.heads, hd).transpose(1, 2)      # (B, H, S, hd)
-        k = self.k(x).view(B, S, c.kv_heads, hd).transpose(1, 2)   # (B, kvH, S, hd)
+        q = self.q(x).view(B, S, c.heads, hd)
+        k = self.k(x).view(B, S, c.kv_heads, hd)
+        if self.qk_norm:
+            q = F.rms_norm(q, (hd,), self.q_norm, QK_NORM_EPS)
+            k = F.rms_norm(k, (hd,), self.k_norm, QK_NORM_EPS)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)                   # (B, H, S, hd), (B, kvH, S, hd)
         v = self.v(x).view(B, S, c.kv_heads, hd).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if past is not None:
@@ -150,10 +206,11 @@ class Attention(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: LevelConfig):
+    def __init__(self, cfg: LevelConfig, qk_norm: bool = False, mlp: str = "gelu"):
         super().__init__()
+        self.mlp = mlp
         self.ln1 = nn.LayerNorm(cfg.dim)
-        self.attn = Attention(cfg)
+        self.attn = Attention(cfg, qk_norm)
         self.ln2 = nn.LayerNorm(cfg.dim)
         self.fc1 = nn.Linear(cfg.dim, 4 * cfg.dim)
         self.fc2 = nn.Linear(4 * cfg.dim, cfg.dim)
@@ -161,7 +218,9 @@ class Block(nn.Module):
     def forward(self, x, cos, sin, past=None):
         a, present = self.attn(self.ln1(x), cos, sin, past)
         x = x + a
-        x = x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
+        h = self.fc1(self.ln2(x))
+        h = F.gelu(h) if self.mlp == "gelu" else F.relu(h).square()
+        x = x + self.fc2(h)
         return x, present
 
 
@@ -172,8 +231,11 @@ class Level(nn.Module):
         self.cfg, self.index, self.unit = lv, index, cfg.unit(index)
         self.last = index == len(cfg.levels) - 1
         self.embed = nn.Embedding(cfg.vocab_size + 1, lv.embed_dim)  # + PAD row
+        self.ngram_orders = list(cfg.ngram_orders) if self.unit > 1 else []
+        self.ngram_buckets = cfg.ngram_buckets
+        self.ngram = nn.ModuleList(nn.Embedding(cfg.ngram_buckets, lv.embed_dim) for _ in self.ngram_orders)
         self.in_proj = nn.Linear(self.unit * lv.embed_dim, lv.dim)
-        self.blocks = nn.ModuleList(Block(lv) for _ in range(lv.layers))
+        self.blocks = nn.ModuleList(Block(lv, cfg.qk_norm, cfg.mlp) for _ in range(lv.layers))
         self.ln_f = nn.LayerNorm(lv.dim)
         if self.last:
             self.head = nn.Linear(lv.dim, cfg.vocab_size)
@@ -187,7 +249,10 @@ class Level(nn.Module):
         start: position of the first of the S positions. Returns (out, presents) with out
         (N, S, V) logits for the last level, else (N, S, p, D_child) child contexts."""
         N, S, U = prev_units.shape
-        x = self.in_proj(self.embed(prev_units).reshape(N, S, U * self.cfg.embed_dim))  # (N, S, D)
+        e = self.embed(prev_units)                                                         # (N, S, U, e)
+        for order, table in zip(self.ngram_orders, self.ngram):
+            e = e + table(ngram_ids(prev_units, order, self.ngram_buckets))
+        x = self.in_proj(e.reshape(N, S, U * self.cfg.embed_dim))                          # (N, S, D)
         if ctx is not None:
             x = x + ctx
         pos = torch.arange(S, device=x.device) + start
@@ -217,6 +282,11 @@ class Megabyte(nn.Module):
         self.cfg = cfg
         self.levels = nn.ModuleList(Level(cfg, i) for i in range(len(cfg.levels)))
         self.apply(self._init)
+        if cfg.zero_init:
+            for lv in self.levels:
+                for blk in lv.blocks:
+                    nn.init.zeros_(blk.attn.o.weight)
+                    nn.init.zeros_(blk.fc2.weight)
 
     @staticmethod
     def _init(m):

@@ -9,7 +9,7 @@ import torch
 
 from megabyte.model import Megabyte, PRESETS, prev_units
 from megabyte.symbols import BOS, ONNX, VOCAB_SIZE
-from export import verify_model_dir, ModelDirError
+from megabyte.checkpoint import verify_model_dir, ModelDirError
 
 
 @pytest.mark.parametrize("preset", ["mb-test", "plain-test"])
@@ -76,7 +76,7 @@ def onnx_logits(model_dir, symbols: np.ndarray) -> np.ndarray:
     return out.reshape(-1, VOCAB_SIZE)
 
 
-@pytest.mark.parametrize("preset", ["mb-test", "plain-test"])
+@pytest.mark.parametrize("preset", ["mb-test", "plain-test", "mb-test-modern"])
 def test_onnx_logits_match_pytorch(tiny_models, preset):
     m, d = tiny_models[preset]
     U = m.cfg.top_unit
@@ -88,18 +88,19 @@ def test_onnx_logits_match_pytorch(tiny_models, preset):
     assert np.abs(got - ref).max() < 1e-4
 
 
-def _global_level(tiny_models):
+def _global_level(tiny_models, name="mb-test"):
     """The tiny MEGABYTE's global graph, 7 positions of random units, the one-pass outputs over
     all 7 and the outputs of the first 3 (from no past)."""
-    m, d = tiny_models["mb-test"]
+    m, d = tiny_models[name]
     manifest = json.loads((d / "manifest.json").read_text())
     s = ort.InferenceSession(str(d / "level0.onnx"), providers=["CPUExecutionProvider"])
     pu = prev_units(torch.randint(0, 256, (1, 7 * m.cfg.top_unit)), m.cfg.top_unit).numpy()
     return manifest, s, pu, s.run(None, _feeds(manifest, 0, pu)), s.run(None, _feeds(manifest, 0, pu[:, :3]))
 
 
-def test_onnx_global_step_with_past_matches_one_pass(tiny_models):
-    manifest, s, pu, full, a = _global_level(tiny_models)
+@pytest.mark.parametrize("preset", ["mb-test", "mb-test-modern"])
+def test_onnx_global_step_with_past_matches_one_pass(tiny_models, preset):
+    manifest, s, pu, full, a = _global_level(tiny_models, preset)
     assert full[1].shape[2] == 7, "new_key holds the S new positions"
     b = s.run(None, _feeds(manifest, 0, pu[:, 3:4], past=a[1:]))
     past = [np.concatenate([x, y], 2) for x, y in zip(a[1:], b[1:])]
@@ -108,10 +109,11 @@ def test_onnx_global_step_with_past_matches_one_pass(tiny_models):
     assert np.abs(np.concatenate([a[1], b[1], c[1]], 2) - full[1]).max() < 1e-5
 
 
-def test_onnx_step_reads_past_length_not_the_buffer_length(tiny_models):
+@pytest.mark.parametrize("preset", ["mb-test", "mb-test-modern"])
+def test_onnx_step_reads_past_length_not_the_buffer_length(tiny_models, preset):
     """The engine keeps each cache in a buffer larger than what it holds: positions past
     `past_length` must be ignored, whatever they contain."""
-    manifest, s, pu, full, a = _global_level(tiny_models)
+    manifest, s, pu, full, a = _global_level(tiny_models, preset)
     garbage = np.random.default_rng(1)
     buf = [np.concatenate([t, garbage.normal(size=t.shape[:2] + (9, t.shape[3])).astype(np.float32)], 2) for t in a[1:]]
     b = s.run(None, _feeds(manifest, 0, pu[:, 3:], past=buf, past_length=3))  # a chunk

@@ -81,7 +81,7 @@ def test_two_process_ddp_training_step_and_resume(tmp_path):
     # resume continues from the checkpoint's step
     cmd2 = [sys.executable, os.path.join(ROOT, "train.py"), "--preset", "mb-test", "--corpus", str(tmp_path),
             "--out", str(out), "--seq-len", "256", "--batch-size", "2", "--steps", "5", "--threads", "1",
-            "--resume", "--eval-every", "5"]
+            "--resume", "--eval-every", "5", "--warmup", "1"]  # the same flags (a longer --steps may extend)
     r = subprocess.run(cmd2, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads(r.stdout.strip().splitlines()[-1])["step"] == 5
