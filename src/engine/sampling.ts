@@ -16,7 +16,7 @@ export function rng(seed: number): () => number {
 
 /**
  * The byte range allowed next so that the bytes stay valid UTF-8 (RFC 3629: no overlongs, no
- * surrogates, nothing past U+10FFFF), given the bytes so far. [lo, hi] inclusive; `pending` is
+ * surrogates, nothing past U+10FFFF, no U+FFFD-U+FFFF), given the bytes so far. [lo, hi] inclusive; `pending` is
  * the number of continuation bytes still owed (0: a new character may start).
  */
 export function nextByteRange(bytes: ArrayLike<number>): { lo: number; hi: number; pending: number } {
@@ -38,6 +38,9 @@ export function nextByteRange(bytes: ArrayLike<number>): { lo: number; hi: numbe
     if (b === 0xf0) return { lo: 0x90, hi: 0xbf, pending };
     if (b === 0xf4) return { lo: 0x80, hi: 0x8f, pending };
   }
+  // Never U+FFFD (the replacement character: a copy of a decoding error, never text a user
+  // types), nor the noncharacters U+FFFE and U+FFFF: after EF BF the last byte stops at BC.
+  if (back === 1 && b === 0xef && bytes[i + 1] === 0xbf) return { lo: 0x80, hi: 0xbc, pending };
   return { lo: 0x80, hi: 0xbf, pending };
 }
 
