@@ -379,15 +379,23 @@ export async function soak(options: Partial<SoakOptions> & { modelDir?: string }
         stop: 'budget', timeBudgetMs: 600_000, useSuffix: false,
       };
       try {
-        const live = await engine.complete(req);
-        engine.sync(VERIFY, 1, doc.text);
-        const fresh = await engine.complete({ ...req, uri: VERIFY, version: 1 });
+        let live = await engine.complete(req);
+        // The fresh copy is encoded ahead like the live one (a cursor), and the two are compared
+        // only once both are served the same way: a document whose context-mixing state is still
+        // being built in the background is served by the match model alone meanwhile (r.mixing).
+        engine.sync(VERIFY, 1, doc.text, doc.cursor);
+        let fresh = await engine.complete({ ...req, uri: VERIFY, version: 1 });
+        for (let tries = 0; live.mixing !== fresh.mixing && tries < 120; tries++) {
+          await sleep(250);
+          if (fresh.mixing !== 'context-mixing') fresh = await engine.complete({ ...req, uri: VERIFY, version: 1 });
+          if (live.mixing !== 'context-mixing') live = await engine.complete(req);
+        }
         engine.close(VERIFY);
         r.verified++;
         const want = Buffer.byteLength(doc.text.slice(0, doc.cursor), 'utf8');
         if (!sameCompletion(live.candidates, fresh.candidates) || live.contextBytes !== want) {
           r.contentMismatch++;
-          say(`content check failed at version ${doc.version}: live ${JSON.stringify(live.candidates.map((c) => c.text))} (context ${live.contextBytes}) vs fresh ${JSON.stringify(fresh.candidates.map((c) => c.text))} (context ${want})`);
+          say(`content check failed at version ${doc.version}: live ${JSON.stringify(live.candidates.map((c) => c.text))} (context ${live.contextBytes}, ${live.mixing}) vs fresh ${JSON.stringify(fresh.candidates.map((c) => c.text))} (context ${want}, ${fresh.mixing})`);
         }
       } catch (err) {
         engine.close(VERIFY);

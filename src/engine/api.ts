@@ -91,7 +91,15 @@ export interface CompleteResult {
   ep: ExecutionProvider;
   /** Bytes of context actually used before the cursor. */
   contextBytes: number;
+  /**
+   * What the network was mixed with for this request: the context-mixing layer, the match model
+   * alone (the layer is off, or its state for this document is still being built in the
+   * background: a new document, or the cursor moved up), or nothing (the network alone).
+   */
+  mixing: Mixing;
 }
+
+export type Mixing = 'context-mixing' | 'match' | 'network';
 
 export interface ScoreRequest {
   uri: string;

@@ -28,6 +28,7 @@ function result(texts: string[]): CompleteResult {
     ms: { encode: 5, first: 12.5, total: 40 },
     ep: 'cpu',
     contextBytes: 1234,
+    mixing: 'context-mixing',
   };
 }
 
@@ -146,6 +147,7 @@ test('continuationView counts UTF-8 bytes, averages bits over them and reports t
     ms: { encode: 1, first: 7, total: 9 },
     ep: 'cuda',
     contextBytes: 50,
+    mixing: 'match',
   };
   const v = continuationView('f.ts', 'm', r, 2);
   assert.equal(v.device, 'CUDA');
