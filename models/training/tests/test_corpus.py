@@ -53,6 +53,8 @@ def test_classify_leaves_out(path, data, why):
     ("pkg/bin/run", b"#!/bin/sh\nexec node index.js\n", "shell"),
     ("usr/share/man/man1/ls.1", b".TH LS 1\n.SH NAME\nls \\- list\n", "man"),
     ("pkg/src/Main.java", b"class Main {}\n", "java"),
+    ("pkg/include/list.h", b"#pragma once\nstruct node { struct node *next; };\n", "c"),
+    ("pkg/include/fmt/core.h", b"#pragma once\nnamespace fmt {\ntemplate <typename T> T id(T x);\n}\n", "cpp"),
     ("pkg/theme/_vars.scss", b"$primary: #333;\n", "css"),
     ("pkg/.github/workflows/ci.yml", b"on: push\njobs: {}\n", "yaml"),
 ])
