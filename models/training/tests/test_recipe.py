@@ -173,6 +173,21 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
     assert r.returncode != 0 and "muon_lr" in r.stderr, "resuming with another schedule is refused"
 
 
+def json_objects(text: str) -> list[dict]:
+    """Every JSON object in `text`: the two ranks share one stdout, so their lines can run together."""
+    dec, out, i = json.JSONDecoder(), [], text.find("{")
+    while i >= 0:
+        try:
+            o, end = dec.raw_decode(text, i)
+        except json.JSONDecodeError:
+            i = text.find("{", i + 1)
+            continue
+        if isinstance(o, dict):
+            out.append(o)
+        i = text.find("{", end)
+    return out
+
+
 def test_torchrun_with_minutes_stops_every_rank_at_the_same_step_with_the_same_weights(tmp_path):
     """Two ranks (gloo) on a clock budget: rank 0's clock decides the learning rate and the stop
     for both, so the run ends (no rank waits in a collective the other never joins) and the
@@ -187,7 +202,7 @@ def test_torchrun_with_minutes_stops_every_rank_at_the_same_step_with_the_same_w
     except subprocess.TimeoutExpired:
         pytest.fail("the two-rank run with --minutes did not end")
     assert r.returncode == 0, r.stderr[-3000:]
-    results = [json.loads(line) for line in r.stdout.splitlines() if '"weights_sha256"' in line]
+    results = [o for o in json_objects(r.stdout) if "weights_sha256" in o]
     assert len(results) == 2, r.stdout[-2000:]
     assert results[0]["step"] == results[1]["step"] > 5
     assert results[0]["weights_sha256"] == results[1]["weights_sha256"], "the replicas drifted apart"
