@@ -67,12 +67,14 @@ async function main(): Promise<void> {
   engine.options.matchModel = true;
   const hasMatch = engine.matcher() !== undefined;
   const result: Record<string, unknown> = { model: engine.info().name, spans: spans.length, candidates: intFlag(p, 'candidates', 3, 1, 16) };
-  // mixed: as the editor uses the model (the context-mixing layer where the manifest has one);
+  // mixed: the context-mixing layer in generation too (engine.generationMixing; the editor's default
+  // is off, i.e. match_only, until the layer ends middles as often: see EngineCore.generationMixing);
   // match_only: the network mixed with the match model alone (the mixing before that layer)
   const modes = !hasMatch || p.flags.has('network-only') ? ['network_only'] : engine.mixing() ? ['mixed', 'match_only', 'network_only'] : ['mixed', 'network_only'];
   for (const mode of modes) {
     engine.options.matchModel = mode !== 'network_only';
     engine.contextMixing = mode === 'mixed';
+    engine.generationMixing = mode === 'mixed';
     result[mode] = await run(engine, spans, intFlag(p, 'candidates', 3, 1, 16), p.flags.has('verbose'));
   }
   result.seconds = +((performance.now() - t0) / 1000).toFixed(1);

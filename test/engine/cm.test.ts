@@ -13,7 +13,9 @@ import { readManifest } from '../../src/engine/manifest';
 import { MODEL_DIR, longText } from './helpers';
 
 async function load(matchModel = true): Promise<EngineCore> {
-  return EngineCore.load(MODEL_DIR, { executionProviders: ['cpu'], matchModel });
+  const e = await EngineCore.load(MODEL_DIR, { executionProviders: ['cpu'], matchModel });
+  e.generationMixing = true; // the layer in generation too (off by default in the editor)
+  return e;
 }
 
 /** Per position of a stream: the mixed model's bits and its 8 bit probabilities (scoring). */
