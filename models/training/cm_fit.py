@@ -1,6 +1,6 @@
 """Fits the context-mixing layer's final mixer (megabyte/cm.py) on the training split.
 
-  python models/training/cm_fit.py --checkpoint models/training/checkpoints/mb-small.pt \\
+  python models/training/cm_fit.py --checkpoint models/mb-small \\
       --corpus .cache/corpus --max-bytes 120000 --manifest models/mb-small/manifest.json
 
 A deterministic sample of whole training files (every package in turn, as match_fit.py samples
@@ -78,7 +78,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from eval import heldout_files, load_match, stream_probs
-    from export import load_checkpoint
+    from megabyte.checkpoint import load_checkpoint
     mm = load_match(args.match or args.manifest)
     model, _ = load_checkpoint(args.checkpoint)
     t0 = time.time()
