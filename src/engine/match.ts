@@ -349,43 +349,27 @@ export class MatchTrack {
   done = 0;
   private log?: number[];
   private saved?: { ptr: number; len: number; done: number };
-  private readonly mask: number;
+  private stream?: ArrayLike<number>;
+  private at: (j: number) => number = () => -1;
+  private readonly lookup = (h: number) => this.table[h];
 
   constructor(readonly model: MatchModel) {
     this.table = new Int32Array(1 << model.params.table_bits).fill(-1);
-    this.mask = (1 << model.params.table_bits) - 1;
   }
 
   /** Processes position i (must be `done`); afterwards symbol/length predict stream[i]. */
   step(stream: ArrayLike<number>, i: number): void {
-    const { min_len: minLen, verify } = this.model.params;
-    let { ptr, len } = this;
-    if (len > 0) {
-      if (stream[ptr] === stream[i - 1]) {
-        ptr++;
-        if (len < MAX_LEN) len++;
-      } else len = 0;
+    if (stream !== this.stream) {
+      this.stream = stream;
+      this.at = (j) => stream[j];
     }
-    if (i >= minLen) {
-      let h = 0x811c9dc5;
-      for (let j = i - minLen; j < i; j++) h = Math.imul(h ^ stream[j], 0x01000193) >>> 0;
-      h = (h ^ (h >>> 12)) & this.mask;
-      if (len === 0) {
-        const cand = this.table[h];
-        if (cand >= 0) {
-          let k = 0;
-          while (k < verify && cand - 1 - k >= 0 && stream[cand - 1 - k] === stream[i - 1 - k]) k++;
-          if (k >= minLen) {
-            ptr = cand;
-            len = k;
-          }
-        }
-      }
-      if (this.log) this.log.push(h, this.table[h]);
-      this.table[h] = i;
+    const r = this.model.advance(this.at, i, this.ptr, this.len, this.lookup);
+    if (r.slot >= 0) {
+      if (this.log) this.log.push(r.slot, this.table[r.slot]);
+      this.table[r.slot] = i;
     }
-    this.ptr = ptr;
-    this.len = len;
+    this.ptr = r.ptr;
+    this.len = r.len;
     this.done = i + 1;
   }
 
