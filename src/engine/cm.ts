@@ -843,19 +843,26 @@ export class CandidateCm {
   constructor(private readonly state: CmState, readonly ctx: CmContext, readonly match: MatchRun, readonly long: MatchRun,
     private readonly lambda: (len: number, anchored: boolean) => number) {}
 
-  /** Log-probabilities of the 260 symbols under the mixed model, from the network's logits row. */
-  row(logits: ArrayLike<number>, offset: number, out: Float32Array): Float32Array {
-    const net = netNodes(logits, offset, this.nodes, this.tree);
-    const p = this.match.prediction;
+  /**
+   * Both match runs' predictions into the CM's match inputs (mi0, mi1); returns the weight of the
+   * anchor's EOM (a suffix anchor that reached the copied middle's end), 0 otherwise.
+   */
+  private readMatches(): number {
     const a = this.mi0;
-    a.symbol = p.symbol;
+    a.symbol = this.match.prediction.symbol;
     a.len = this.match.length;
     a.anchored = this.match.isAnchored;
     const b = this.mi1;
     b.symbol = this.long.prediction.symbol;
     b.len = this.long.length;
-    const lam = a.anchored && a.symbol === EOM ? this.lambda(a.len, true) : 0;
-    this.state.byteDistribution(this.ctx, a, b, this.nodes, this.dist);
+    return a.anchored && a.symbol === EOM ? this.lambda(a.len, true) : 0;
+  }
+
+  /** Log-probabilities of the 260 symbols under the mixed model, from the network's logits row. */
+  row(logits: ArrayLike<number>, offset: number, out: Float32Array): Float32Array {
+    const net = netNodes(logits, offset, this.nodes, this.tree);
+    const lam = this.readMatches();
+    this.state.byteDistribution(this.ctx, this.mi0, this.mi1, this.nodes, this.dist);
     const bytes = (1 - lam) * (1 - net.sentinel);
     for (let x = 0; x < 256; x++) out[x] = Math.log(Math.max(1e-300, bytes * this.dist[x]));
     for (let s = 256; s < VOCAB_SIZE; s++) out[s] = Math.log(Math.max(1e-300, (1 - lam) * net.p[s - 256] + (s === EOM ? lam : 0)));
@@ -868,14 +875,7 @@ export class CandidateCm {
    */
   greedy(logits: ArrayLike<number>, offset: number, allowed: (sym: number) => boolean): { symbol: number; bits: number } {
     const net = netNodes(logits, offset, this.nodes, this.tree);
-    const a = this.mi0;
-    a.symbol = this.match.prediction.symbol;
-    a.len = this.match.length;
-    a.anchored = this.match.isAnchored;
-    const b = this.mi1;
-    b.symbol = this.long.prediction.symbol;
-    b.len = this.long.length;
-    const lam = a.anchored && a.symbol === EOM ? this.lambda(a.len, true) : 0;
+    const lam = this.readMatches();
     let best = -1;
     let bestP = 0;
     for (let s = 256; s < VOCAB_SIZE; s++) {
@@ -886,7 +886,7 @@ export class CandidateCm {
       }
     }
     // a byte wins ties (it comes first in the row)
-    const r = this.state.bestByte(this.ctx, a, b, this.nodes, (1 - lam) * (1 - net.sentinel), allowed, bestP * (1 - 1e-12));
+    const r = this.state.bestByte(this.ctx, this.mi0, this.mi1, this.nodes, (1 - lam) * (1 - net.sentinel), allowed, bestP * (1 - 1e-12));
     if (r.byte >= 0 && r.p >= bestP) {
       best = r.byte;
       bestP = r.p;
