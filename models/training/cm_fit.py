@@ -78,7 +78,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from eval import heldout_files, load_match, stream_probs
-    from megabyte.checkpoint import load_checkpoint
+    from megabyte.checkpoint import load_checkpoint, write_fitted_block
     mm = load_match(args.match or args.manifest)
     model, _ = load_checkpoint(args.checkpoint)
     t0 = time.time()
@@ -100,13 +100,7 @@ def main() -> None:
     block["fitted_on"] = {"split": "train", "files": len(files), "bytes": int(sum(len(d) for _, d in files)),
                           "bits_per_bit_cm_alone": round(before, 4), "bits_per_bit_final": round(after, 4),
                           "seconds": round(time.time() - t0, 1)}
-    if args.out:
-        Path(args.out).write_text(json.dumps(block, indent=1) + "\n")
-    if args.manifest:
-        p = Path(args.manifest)
-        m = json.loads(p.read_text())
-        m["context_mixing"] = block
-        p.write_text(json.dumps(m, indent=1) + "\n")
+    write_fitted_block("context_mixing", block, args.out, args.manifest)
     print(json.dumps(block["fitted_on"]))
 
 

@@ -40,7 +40,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from eval import file_bits, fim_context, fim_spans, heldout_files, stream_bits
-    from megabyte.checkpoint import load_checkpoint
+    from megabyte.checkpoint import load_checkpoint, write_fitted_block
     model, _ = load_checkpoint(args.checkpoint)
     t0 = time.time()
     files = heldout_files(Path(args.corpus), args.max_bytes, max_file=256 << 10, split="train")
@@ -88,13 +88,7 @@ def main() -> None:
     mm["fitted_on"]["anchor"] = {"spans": len(spans), "anchored": found, "symbols": int(len(an)),
                                  "hit_rate": round(float(ah.mean()), 4) if len(ah) else None,
                                  "seconds": round(time.time() - t1, 1)}
-    if args.out:
-        Path(args.out).write_text(json.dumps(mm, indent=1) + "\n")
-    if args.manifest:
-        p = Path(args.manifest)
-        m = json.loads(p.read_text())
-        m["match_model"] = mm
-        p.write_text(json.dumps(m, indent=1) + "\n")
+    write_fitted_block("match_model", mm, args.out, args.manifest)
     print(json.dumps(mm))
 
 

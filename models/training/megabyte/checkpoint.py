@@ -140,3 +140,15 @@ def load_checkpoint(path: str | Path) -> tuple[Megabyte, dict]:
     model.load_state_dict(state)
     model.eval()
     return model, st
+
+
+def write_fitted_block(key: str, block: dict, out: str | None, manifest: str | None) -> None:
+    """A fitted manifest block (match_fit.py's match_model, cm_fit.py's context_mixing): to `out`
+    as its own JSON file, and into `manifest` under `key`, when given."""
+    if out:
+        Path(out).write_text(json.dumps(block, indent=1) + "\n")
+    if manifest:
+        p = Path(manifest)
+        m = json.loads(p.read_text())
+        m[key] = block
+        p.write_text(json.dumps(m, indent=1) + "\n")
