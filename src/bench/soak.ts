@@ -192,7 +192,7 @@ function snap(text: string, offset: number): number {
 }
 
 /** A candidate is whole UTF-8: no lone surrogate, no replacement character, one bit count per byte, within the budget. */
-export function validCandidate(c: Candidate, maxBytes: number): boolean {
+export function validCandidate(c: Pick<Candidate, 'text' | 'bits'>, maxBytes: number): boolean {
   if (typeof c.text !== 'string') return false;
   if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(c.text)) return false;
   if (c.text.includes('\uFFFD')) return false;
@@ -205,7 +205,7 @@ export function validCandidate(c: Candidate, maxBytes: number): boolean {
  * a candidate may part ways at a near-tie (both bytes almost equally likely), where floating
  * point differences between an incrementally built cache and a fresh one may pick either.
  */
-export function sameCompletion(a: Candidate[], b: Candidate[]): boolean {
+export function sameCompletion(a: Pick<Candidate, 'text' | 'bits'>[], b: Pick<Candidate, 'text' | 'bits'>[]): boolean {
   if (a.length !== b.length) return false;
   const BITS = 0.02;
   const TIE = 0.1;

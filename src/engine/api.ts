@@ -42,6 +42,8 @@ export interface ModelInfo {
   /** Whether the match model is mixed in (the manifest has one and the option is on). */
   matchModel: boolean;
   sizeBytes: number;
+  /** Why candidates carry no calibrated confidence (undefined: they do). */
+  uncalibrated?: string;
 }
 
 /** Where a completion is asked to stop (the setting `megabyte.completion.stopRule`). */
@@ -75,6 +77,11 @@ export interface CompleteRequest {
   timeBudgetMs: number;
   /** Condition on the text after the cursor (default true). */
   useSuffix?: boolean;
+  /**
+   * Show a candidate only where its calibrated confidence reaches this (cut to its confident part);
+   * 0 shows everything, undefined takes the model's default (manifest `confidence.threshold`).
+   */
+  minConfidence?: number;
 }
 
 export interface Candidate {
@@ -83,6 +90,26 @@ export interface Candidate {
   bits: number[];
   /** Why generation stopped (see StopReason). */
   stoppedBy: StopReason;
+  /**
+   * The text as the editor offers it: post-processed (postprocess.ts: loops, the overlap with the
+   * text after the cursor, trailing blank lines cut), a prefix of `text`; '' when nothing is left.
+   */
+  offered: string;
+  /** Calibrated probability that `offered` is what follows the cursor (undefined: no calibration for this model). */
+  confidence?: number;
+  /** `offered` cut to its confident part at the request's minConfidence ('' : held back); `offered` itself at 0. */
+  shown: string;
+  /** Probability that `shown` is right (undefined: no calibration). */
+  shownConfidence?: number;
+}
+
+/** Whether and how a request's candidates were calibrated (confidence.ts). */
+export interface ConfidenceInfo {
+  calibrated: boolean;
+  /** The threshold applied (0: everything shown). */
+  threshold: number;
+  /** Why there is no calibration (none in the manifest, or fitted on another model). */
+  reason?: string;
 }
 
 export interface CompleteResult {
@@ -97,6 +124,8 @@ export interface CompleteResult {
    * background: a new document, or the cursor moved up), or nothing (the network alone).
    */
   mixing: Mixing;
+  /** Candidates are ordered by confidence (most confident first) when calibrated, else as generated. */
+  confidence: ConfidenceInfo;
 }
 
 export type Mixing = 'context-mixing' | 'match' | 'network';

@@ -18,6 +18,7 @@ import { allowed, bitsOf, nextByteRange, rng, sample } from './sampling';
 import { checkStop, utf8Complete, type StopContext } from './stops';
 import { MatchModel, MatchRun, mixRow, mixedBits } from './match';
 import { CandidateCm, CmBlock, CmScorer, DocumentCm, MatchIn } from './cm';
+import { Calibration, modelDigest, present, type GenerationMixing } from './confidence';
 
 export const MAX_CONTEXT_BYTES = 1_000_000;
 /** The window's start moves in steps of this many bytes, so a cursor that moves a little keeps the cache. */
@@ -30,6 +31,8 @@ const ENCODE_CHUNK_PATCHES = 64;
 const CM_SYNC_LIMIT = 65536;
 /** The background CM pass yields to a waiting request every this many symbols (65,536 held one 8.9 s in the worker queue on a 1 MB file). */
 const CM_CHUNK = 4096;
+/** Text after the cursor that the post-processing looks at (the suffix's overlap needs a line or two). */
+const SUFFIX_CHARS = 1024;
 
 interface Doc {
   version: number;
@@ -57,6 +60,8 @@ export class EngineCore {
   private matchFor?: object;
   private longMatch?: MatchModel;
   private longFor?: object;
+  private cal?: Calibration;
+  private calFor?: object;
   options: EngineOptions;
   /** Whether the manifest's context-mixing layer is used (false: the match model alone, for comparisons). */
   contextMixing = true;
@@ -92,7 +97,28 @@ export class EngineCore {
       heldoutBpb: typeof m.evaluation?.heldout_bpb === 'number' ? m.evaluation.heldout_bpb : undefined,
       matchModel: this.matcher() !== undefined,
       sizeBytes: m.files.reduce((a, f) => a + f.bytes, 0),
+      uncalibrated: this.calibration().reason,
     };
+  }
+
+  /** How generation mixes the network now (what a calibration must have been fitted on). */
+  generationMode(): GenerationMixing {
+    return this.generationMixing && this.mixing() ? 'context-mixing' : this.matcher() ? 'match' : 'network';
+  }
+
+  /** The manifest's calibration when it was fitted on this model as it generates now; else why not. */
+  calibration(): { cal?: Calibration; reason?: string } {
+    const b = this.rt.manifest.confidence;
+    if (!b) return { reason: 'the model has no confidence calibration (manifest.json confidence): every candidate is shown' };
+    const digest = modelDigest(this.rt.manifest, this.generationMode());
+    if (b.fitted_on !== digest) {
+      return { reason: `the confidence calibration was fitted on another model or generation rule (${b.fitted_on}, this one is ${digest}): not used, every candidate is shown; re-fit it with npm run calibrate` };
+    }
+    if (this.calFor !== b) {
+      this.cal = new Calibration(b);
+      this.calFor = b;
+    }
+    return { cal: this.cal };
   }
 
   /** The match model to mix in: the manifest's, unless the option turns it off. */
@@ -340,13 +366,32 @@ export class EngineCore {
       mixers.release();
     }
     const tEnd = now();
+    const { candidates, confidence } = this.presentCandidates(d, req, assembleCandidates(g));
     return {
-      candidates: assembleCandidates(g),
+      candidates,
+      confidence,
       ms: { encode: round(tEncode - t0), first: round((tFirst || tEnd) - t0), total: round(tEnd - t0) },
       ep: this.rt.ep,
       contextBytes: prep.cursor - this.windowStart(d, prep.cursor),
       mixing: mixers.cm ? 'context-mixing' : mixers.runs ? 'match' : 'network',
     };
+  }
+
+  /**
+   * Generation step 5: the candidates as the editor offers them (post-processed), with their
+   * calibrated confidence and cut to their confident part at the request's threshold; the most
+   * confident first.
+   */
+  private presentCandidates(d: Doc, req: CompleteRequest, raw: RawCandidate[]): { candidates: Candidate[]; confidence: CompleteResult['confidence'] } {
+    const { cal, reason } = this.calibration();
+    const threshold = !cal ? 0 : req.minConfidence ?? cal.block.threshold;
+    const lineStart = d.text.lastIndexOf('\n', req.offset - 1) + 1;
+    const ctx = { linePrefix: d.text.slice(lineStart, req.offset), suffix: d.text.slice(req.offset, req.offset + SUFFIX_CHARS), candidates: req.candidates };
+    const shown = present(raw, ctx, cal, threshold);
+    const candidates: Candidate[] = raw.map((c, i) => ({ ...c, ...shown[i] }));
+    // a stable sort: equal confidences keep generation's order
+    if (cal) candidates.sort((a, b) => (b.confidence ?? 0) - (a.confidence ?? 0));
+    return { candidates, confidence: { calibrated: cal !== undefined, threshold, reason } };
   }
 
   /** Generation step 1: the stream at the cursor, encoded, the decoder primed and forked per candidate. */
@@ -525,7 +570,9 @@ export function sharedEnd(stream: Uint16Array, fim: boolean): number {
 }
 
 /** Step 5: the candidates, cut to whole UTF-8 characters. */
-function assembleCandidates(g: Generation): Candidate[] {
+type RawCandidate = Pick<Candidate, 'text' | 'bits' | 'stoppedBy'>;
+
+function assembleCandidates(g: Generation): RawCandidate[] {
   return g.outs.map((o, i) => {
     const whole = utf8Complete(o);
     return { text: Buffer.from(whole).toString('utf8'), bits: g.bits[i].slice(0, whole.length), stoppedBy: g.reason[i] };

@@ -6,6 +6,7 @@ import { ONNX_TEMPLATES, VOCAB_SIZE } from './contract';
 import { externalDataRefs, OnnxFormatError } from './onnxfile';
 import { MatchParams, matchParamsError } from './match';
 import { CmBlock, cmBlockError } from './cm';
+import { ConfidenceBlock, confidenceBlockError } from './confidence';
 
 export interface LevelManifest {
   dim: number;
@@ -37,6 +38,8 @@ export interface Manifest {
   match_model?: MatchParams;
   /** The context-mixing layer over the network and online models (models/training/megabyte/cm.py); optional, needs match_model. */
   context_mixing?: CmBlock;
+  /** The calibration of ghost text's confidence (src/engine/confidence.ts, fitted by src/bench/calibrate.ts); optional. */
+  confidence?: ConfidenceBlock;
 }
 
 export class ModelError extends Error {
@@ -96,6 +99,10 @@ export async function readManifest(dir: string, verify = true): Promise<Manifest
     const err = cmBlockError(m.context_mixing);
     if (err) throw bad(err);
     if (m.match_model === undefined) throw bad('context_mixing needs a match_model (its first match input)');
+  }
+  if (m.confidence !== undefined) {
+    const err = confidenceBlockError(m.confidence);
+    if (err) throw bad(err);
   }
   if (verify) {
     const realDir = await fs.realpath(dir);

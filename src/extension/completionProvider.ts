@@ -7,7 +7,7 @@ import type { CompleteRequest, CompleteResult, Engine } from '../engine/api';
 import { isSuperseded } from '../engine/api';
 import type { Config } from './config';
 import type { DocumentSync } from './documents';
-import { postprocess } from './postprocess';
+import { postprocess } from '../engine/postprocess';
 import { AdaptiveDebounce } from './debounce';
 import { continueAlong, type ShownSuggestion } from './reuse';
 import { epochMs, trace, tracing } from './trace';

@@ -9,7 +9,7 @@ import { EngineError } from '../engine/api';
 import type { Config } from './config';
 import { buildContinuationHtml, continuationView } from './continuationHtml';
 import type { DocumentSync } from './documents';
-import { cutIncompleteUtf8 } from './postprocess';
+import { cutIncompleteUtf8 } from '../engine/postprocess';
 
 /** A continuation is asked for explicitly and can be cancelled, so it gets a generous wall-clock budget. */
 const CONTINUATION_TIME_BUDGET_MS = 120_000;

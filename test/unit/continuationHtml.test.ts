@@ -24,11 +24,11 @@ const HOSTILE = [
 
 function result(texts: string[]): CompleteResult {
   return {
-    candidates: texts.map((text) => ({ text, bits: Array.from(Buffer.from(text, 'utf8'), (_, i) => (i % 7) * 0.9), stoppedBy: 'budget' })),
+    candidates: texts.map((text) => ({ text, bits: Array.from(Buffer.from(text, 'utf8'), (_, i) => (i % 7) * 0.9), stoppedBy: 'budget', offered: text, shown: text })),
     ms: { encode: 5, first: 12.5, total: 40 },
     ep: 'cpu',
     contextBytes: 1234,
-    mixing: 'context-mixing',
+    mixing: 'context-mixing', confidence: { calibrated: false, threshold: 0 },
   };
 }
 
@@ -141,13 +141,13 @@ test('confidenceLevel maps bits per byte to levels 0..4 with upper bounds 0.5, 1
 test('continuationView counts UTF-8 bytes, averages bits over them and reports the generation speed', () => {
   const r: CompleteResult = {
     candidates: [
-      { text: 'é😀', bits: [1, 1, 2, 2, 2, 2, 99], stoppedBy: 'eom' }, // one bit too many: ignored
-      { text: 'ab', bits: [0.25], stoppedBy: 'time' }, // one bit short: the second byte has none
+      { text: 'é😀', bits: [1, 1, 2, 2, 2, 2, 99], stoppedBy: 'eom', offered: 'é😀', shown: 'é😀' }, // one bit too many: ignored
+      { text: 'ab', bits: [0.25], stoppedBy: 'time', offered: 'ab', shown: 'ab' }, // one bit short: the second byte has none
     ],
     ms: { encode: 1, first: 7, total: 9 },
     ep: 'cuda',
     contextBytes: 50,
-    mixing: 'match',
+    mixing: 'match', confidence: { calibrated: false, threshold: 0 },
   };
   const v = continuationView('f.ts', 'm', r, 2);
   assert.equal(v.device, 'CUDA');

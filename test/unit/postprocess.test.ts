@@ -12,7 +12,7 @@ import {
   postprocess,
   trimTrailingWhitespaceLines,
   type PostprocessContext,
-} from '../../src/extension/postprocess';
+} from '../../src/engine/postprocess';
 
 /** `before█after`: the cursor's line before █ is the prefix line, everything after █ the suffix. */
 function at(around: string): PostprocessContext {
