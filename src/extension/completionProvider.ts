@@ -1,22 +1,24 @@
 // Inline completions (ghost text) for every file. VS Code asks on each keystroke and cancels the
 // previous ask; the token is wired to an AbortController so the engine drops work nobody will
 // see, and cancellation is checked after every await.
+//
+// What is shown comes from the engine (it post-processes and calibrates): while typing, each
+// candidate's `shown` text (cut to its confident part at megabyte.completion.minConfidence, ''
+// when held back); on an explicit ask (Alt+\, the command) every candidate's `offered` text
+// whatever its confidence, the most confident first, so cycling goes in confidence order.
 
 import * as vscode from 'vscode';
 import type { CompleteRequest, CompleteResult, Engine } from '../engine/api';
 import { isSuperseded } from '../engine/api';
 import type { Config } from './config';
 import type { DocumentSync } from './documents';
-import { postprocess } from '../engine/postprocess';
 import { AdaptiveDebounce } from './debounce';
 import { continueAlong, type ShownSuggestion } from './reuse';
+import { describeShown, textsOf } from './offer';
 import { epochMs, trace, tracing } from './trace';
 
 /** Offers remembered for recentCompletions() (tests). */
 const OFFERS_KEPT = 16;
-
-/** Text after the cursor that the post-processing looks at (suffix overlap needs a line or two). */
-const SUFFIX_CHARS = 1024;
 
 interface TraceRecord {
   kind: 'complete';
@@ -38,7 +40,16 @@ export interface LastCompletion {
   texts: string[];
   /** Only the first line of the first candidate so far (firstLineEarly); the rest is coming. */
   partial: boolean;
+  /** An explicit ask (every candidate's offered text), not typing (their confident parts). */
+  explicit: boolean;
 }
+
+/**
+ * The candidates in memory, for typing along and for an explicit ask at the same place: `texts`
+ * what is on screen (the confident parts while typing, everything after an explicit ask; [] when
+ * all were held back), `offered` every candidate's offered text.
+ */
+type Remembered = ShownSuggestion & { partial: boolean; offered: readonly string[] };
 
 export interface CompletionDeps {
   engine: Pick<Engine, 'complete' | 'model'>;
@@ -51,12 +62,17 @@ export interface CompletionDeps {
 }
 
 export class CompletionProvider implements vscode.InlineCompletionItemProvider {
-  private shown: (ShownSuggestion & { partial: boolean }) | undefined;
+  private shown: Remembered | undefined;
   private last: LastCompletion | undefined;
   private readonly offers: LastCompletion[] = [];
   private readonly debounce = new AdaptiveDebounce();
   /** The request for the rest of an early first line, cancelled when a new request starts. */
   private rest: AbortController | undefined;
+  /**
+   * Where fetchRest asked VS Code to ask again (an explicit trigger is the only way to make it):
+   * that ask is still typing, and gets the confident parts, not every candidate.
+   */
+  private retrigger: { uri: string; version: number; offset: number } | undefined;
 
   constructor(private readonly deps: CompletionDeps) {}
 
@@ -99,11 +115,15 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
     };
 
     const automatic = context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic;
+    // An explicit ask wants every candidate whatever its confidence; fetchRest's re-ask is still typing.
+    const retrigger = this.retrigger;
+    this.retrigger = undefined;
+    const explicit = !automatic && !(retrigger && retrigger.uri === uri && retrigger.version === document.version && retrigger.offset === offset);
     // Every call counts for the typing's pace, also those served from memory.
     const adaptiveWait = automatic ? this.debounce.next(Date.now(), cfg.debounceMs) : 0;
     // An explicit ask (Alt+\, or cycling) at an early first line wants every candidate: ask in full.
-    const along = !automatic && this.shown?.partial ? undefined : this.typedAlong(document, position, uri, offset);
-    if (along) return done(this.offer(document, position, context, along, this.shown?.partial ?? false), 'along');
+    const along = !automatic && this.shown?.partial ? undefined : this.typedAlong(document, position, uri, offset, explicit);
+    if (along) return done(this.offer(document, position, context, along, this.shown?.partial ?? false, explicit), 'along');
     // A new request: the rest of an earlier one is not wanted any more, and must not hold the worker.
     this.rest?.abort();
     this.rest = undefined;
@@ -131,6 +151,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
         topP: 0.95,
         stop: cfg.stopRule,
         timeBudgetMs: cfg.timeBudgetMs,
+        minConfidence: cfg.minConfidence,
       };
       // First line early: one candidate to the end of the line is all the ghost text needs at
       // first; the full request (every candidate, the whole block) follows and replaces it.
@@ -153,25 +174,26 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
         result = await ask(first);
         if (token.isCancellationRequested) return done(undefined, 'cancelled');
       }
-      logResult(log, uri, document.version, offset, result);
-      const ppContext = { prefixLine: document.lineAt(position.line).text.slice(0, position.character), suffix: suffixAt(document, offset) };
+      this.logResult(uri, document.version, offset, result);
       const linePrefix = linePrefixAt(document, position);
-      let texts = postprocess(result.candidates.map((c) => c.text), ppContext);
+      let { texts, offered } = textsOf(result, explicit);
       if (early && texts.length > 0) {
-        const shown = { uri, version: document.version, offset, linePrefix, texts, partial: true };
+        const shown: Remembered = { uri, version: document.version, offset, linePrefix, texts, offered, partial: true };
         this.shown = shown;
-        this.fetchRest(request, shown, ppContext);
-        return done(this.offer(document, position, context, texts, true), 'early');
+        this.fetchRest(request, shown);
+        return done(this.offer(document, position, context, texts, true, explicit), 'early');
       }
       if (early) {
-        // Nothing on the first line: the full request may still have something.
+        // Nothing (confident) on the first line: the full request may still have something.
         result = await ask(request);
         if (token.isCancellationRequested) return done(undefined, 'cancelled');
-        texts = postprocess(result.candidates.map((c) => c.text), ppContext);
+        this.logResult(uri, document.version, offset, result);
+        ({ texts, offered } = textsOf(result, explicit));
       }
-      if (texts.length === 0) return done(undefined, 'empty');
-      this.shown = { uri, version: document.version, offset, linePrefix, texts, partial: false };
-      return done(this.offer(document, position, context, texts, false), 'model');
+      // Held back: nothing on screen, but an explicit ask here is served from memory.
+      this.shown = offered.length > 0 ? { uri, version: document.version, offset, linePrefix, texts, offered, partial: false } : undefined;
+      if (texts.length === 0) return done(undefined, offered.length > 0 ? 'held' : 'empty');
+      return done(this.offer(document, position, context, texts, false, explicit), 'model');
     } catch (err) {
       // Cancelled and stale requests are the normal life of a keystroke-driven provider.
       if (token.isCancellationRequested || isSuperseded(err)) return done(undefined, 'cancelled');
@@ -189,24 +211,28 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
    * cursor has not moved since, an explicit trigger makes VS Code ask again (it does not take an
    * automatic answer for an explicit ask), which is served from memory. A new request cancels it.
    */
-  private fetchRest(request: CompleteRequest, shown: ShownSuggestion & { partial: boolean }, ppContext: { prefixLine: string; suffix: string }): void {
+  private fetchRest(request: CompleteRequest, shown: Remembered): void {
     const { engine, log } = this.deps;
     const ctl = new AbortController();
     this.rest = ctl;
     const tSent = epochMs();
     engine.complete(request, ctl.signal).then((result) => {
       if (ctl.signal.aborted || this.shown !== shown) return;
-      logResult(log, request.uri, request.version, request.offset, result);
-      let texts = postprocess(result.candidates.map((c) => c.text), ppContext);
-      // The line already on screen stays the first candidate's start.
+      this.logResult(request.uri, request.version, request.offset, result);
       const line = shown.texts[0];
-      const i = texts.findIndex((x) => x.startsWith(line));
-      texts = i < 0 ? [line, ...texts] : [texts[i], ...texts.filter((_, j) => j !== i)];
-      this.shown = { ...shown, texts, partial: false };
+      // The line already on screen stays the first candidate's start (what is on screen, and what an explicit ask here offers first).
+      const keep = (list: readonly string[]) => {
+        const i = list.findIndex((x) => x.startsWith(line));
+        return i < 0 ? [line, ...list] : [list[i], ...list.filter((_, j) => j !== i)];
+      };
+      const next = textsOf(result, false);
+      const texts = keep(next.texts);
+      this.shown = { ...shown, texts, offered: keep(next.offered), partial: false };
       trace({ kind: 'rest', uri: request.uri, version: request.version, offset: request.offset, tSent, tResult: epochMs(), ms: result.ms, worker: (result as { worker?: unknown }).worker, items: texts.length });
       const editor = vscode.window.activeTextEditor;
       if (editor && editor.document.uri.toString() === request.uri && editor.document.version === request.version
         && editor.document.offsetAt(editor.selection.active) === request.offset && editor.selection.isEmpty) {
+        this.retrigger = { uri: request.uri, version: request.version, offset: request.offset };
         void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
       }
     }, (err) => {
@@ -217,12 +243,15 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
     });
   }
 
-  /** Remainders of the shown suggestion when the user has been typing along it. */
-  private typedAlong(document: vscode.TextDocument, position: vscode.Position, uri: string, offset: number): string[] | undefined {
+  /**
+   * Remainders of the remembered suggestion when the user has been typing along it: of what is on
+   * screen while typing, of every candidate on an explicit ask.
+   */
+  private typedAlong(document: vscode.TextDocument, position: vscode.Position, uri: string, offset: number, explicit: boolean): string[] | undefined {
     const shown = this.shown;
     if (!shown || shown.uri !== uri || offset < shown.offset) return undefined;
     const anchor = document.positionAt(shown.offset);
-    return continueAlong(shown, {
+    return continueAlong(explicit ? { ...shown, texts: shown.offered } : shown, {
       uri,
       version: document.version,
       offset,
@@ -237,6 +266,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
     context: vscode.InlineCompletionContext,
     texts: string[],
     partial: boolean,
+    explicit: boolean,
   ): vscode.InlineCompletionItem[] | undefined {
     // With the suggest widget open, VS Code shows only items that extend its selected entry.
     const selected = context.selectedCompletionInfo;
@@ -246,29 +276,26 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
       texts = needed === undefined ? [] : texts.filter((t) => t.startsWith(needed));
       if (texts.length === 0) return undefined;
     }
-    this.last = { uri: document.uri.toString(), version: document.version, texts, partial };
+    this.last = { uri: document.uri.toString(), version: document.version, texts, partial, explicit };
     this.offers.push(this.last);
     if (this.offers.length > OFFERS_KEPT) this.offers.shift();
     // One item per candidate; VS Code cycles them with its next/previous inline suggestion commands.
     const at = new vscode.Range(position, position);
     return texts.map((text) => new vscode.InlineCompletionItem(text, at));
   }
-}
 
-function logResult(log: vscode.LogOutputChannel, uri: string, version: number, offset: number, result: CompleteResult): void {
-  log.debug(
-    `complete ${uri} v${version} @${offset}: ${result.candidates.length} candidates, ` +
-      `${result.contextBytes} context bytes, encode ${result.ms.encode.toFixed(0)} ms, ` +
-      `first ${result.ms.first.toFixed(0)} ms, total ${result.ms.total.toFixed(0)} ms on ${result.ep}`,
-  );
+  /** One debug line per engine answer: timings, and how many candidates are shown, cut and held back. */
+  private logResult(uri: string, version: number, offset: number, result: CompleteResult): void {
+    this.deps.log.debug(
+      `complete ${uri} v${version} @${offset}: ${result.candidates.length} candidates, ${describeShown(result)}, ` +
+        `${result.contextBytes} context bytes, encode ${result.ms.encode.toFixed(0)} ms, ` +
+        `first ${result.ms.first.toFixed(0)} ms, total ${result.ms.total.toFixed(0)} ms on ${result.ep}`,
+    );
+  }
 }
 
 function linePrefixAt(document: vscode.TextDocument, position: vscode.Position): string {
   return document.lineAt(position.line).text.slice(0, position.character);
-}
-
-function suffixAt(document: vscode.TextDocument, offset: number): string {
-  return document.getText(new vscode.Range(document.positionAt(offset), document.positionAt(offset + SUFFIX_CHARS)));
 }
 
 /** Resolves after `ms`, or as soon as the token is cancelled. */

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineOptions, ExecutionProvider, StopRule } from '../engine/api';
 import { EXECUTION_PROVIDERS, isStopRule } from '../engine/api';
-import { SETTINGS, type NumberSettingId, type SettingId } from './contributes';
+import { SETTINGS, type NullableNumberSettingId, type NumberSettingId, type SettingId } from './contributes';
 
 /**
  * A change to any of these re-resolves the model and reloads it when needed: onnxruntime fixes
@@ -40,6 +40,11 @@ export interface CompletionConfig {
   stopRule: StopRule;
   timeBudgetMs: number;
   excludeLanguages: string[];
+  /**
+   * Automatic suggestions show only the part whose calibrated confidence reaches this (0: all);
+   * undefined: the model's calibrated default (megabyte.completion.minConfidence null).
+   */
+  minConfidence: number | undefined;
 }
 
 export interface ModelsConfig {
@@ -56,6 +61,16 @@ export function clampSetting(id: NumberSettingId, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) return s.default;
   const v = Math.min(s.maximum, Math.max(s.minimum, value));
   return s.type === 'integer' ? Math.round(v) : v;
+}
+
+/**
+ * A number-or-null setting: null or unset is undefined (the default decides elsewhere), a number
+ * is clamped to the bounds, anything else (a string in settings.json) is undefined too.
+ */
+export function clampNullableSetting(id: NullableNumberSettingId, value: unknown): number | undefined {
+  const s = SETTINGS[id];
+  if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;
+  return Math.min(s.maximum, Math.max(s.minimum, value));
 }
 
 /** The setting's key within its section (`getConfiguration('megabyte.completion').get(key)`). */
@@ -81,6 +96,7 @@ export class Config {
       stopRule: isStopRule(stop) ? stop : SETTINGS['megabyte.completion.stopRule'].default,
       timeBudgetMs: clampSetting('megabyte.completion.timeBudgetMs', c.get(key('megabyte.completion.timeBudgetMs'))),
       excludeLanguages: Array.isArray(exclude) ? exclude.filter((l): l is string => typeof l === 'string') : [],
+      minConfidence: clampNullableSetting('megabyte.completion.minConfidence', c.get(key('megabyte.completion.minConfidence'))),
     };
   }
 

@@ -21,7 +21,9 @@ export interface NumberSetting { type: 'integer' | 'number'; default: number; mi
 export interface BooleanSetting { type: 'boolean'; default: boolean }
 export interface StringSetting { type: 'string'; default: string; enum?: readonly string[] }
 export interface ArraySetting { type: 'array'; default: readonly string[]; itemEnum?: readonly string[] }
-export type Setting = NumberSetting | BooleanSetting | StringSetting | ArraySetting;
+/** A number or null; null (the default) leaves the choice to something else (the model, for minConfidence). */
+export interface NullableNumberSetting { type: readonly ['number', 'null']; default: null; minimum: number; maximum: number }
+export type Setting = NumberSetting | BooleanSetting | StringSetting | ArraySetting | NullableNumberSetting;
 
 const MiB = 2 ** 20;
 
@@ -37,6 +39,8 @@ export const SETTINGS = {
   'megabyte.completion.stopRule': { type: 'string', default: 'block', enum: STOP_RULES },
   'megabyte.completion.timeBudgetMs': { type: 'integer', default: 2000, minimum: 50, maximum: 60_000 },
   'megabyte.completion.excludeLanguages': { type: 'array', default: [] },
+  // null: the model's calibrated default (manifest.json confidence.threshold); 0 shows everything
+  'megabyte.completion.minConfidence': { type: ['number', 'null'], default: null, minimum: 0, maximum: 1 },
   'megabyte.continuation.maxBytes': { type: 'integer', default: 2048, minimum: 1, maximum: 65_536 },
   'megabyte.models.default': { type: 'string', default: '' },
   'megabyte.models.folder': { type: 'string', default: '' },
@@ -52,3 +56,5 @@ export const SETTINGS = {
 export type SettingId = keyof typeof SETTINGS;
 /** Settings whose value is a number. */
 export type NumberSettingId = { [K in SettingId]: (typeof SETTINGS)[K] extends NumberSetting ? K : never }[SettingId];
+/** Settings whose value is a number or null. */
+export type NullableNumberSettingId = { [K in SettingId]: (typeof SETTINGS)[K] extends NullableNumberSetting ? K : never }[SettingId];

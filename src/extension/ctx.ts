@@ -97,6 +97,8 @@ export class Ctx implements vscode.Disposable {
           (info.heldoutBpb !== undefined ? `, held-out ${info.heldoutBpb.toFixed(3)} bits/byte` : ''),
       );
       for (const f of info.fallbacks) this.log.warn(`${epLabel(f.ep)} unavailable, fell back: ${f.error}`);
+      // Once per load, not per request (the status bar's hover says it too).
+      if (info.uncalibrated) this.log.info(`Model ${info.name}: ${info.uncalibrated}`);
       this.startModelSession(info);
       return info;
     } catch (err) {

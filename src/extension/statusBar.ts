@@ -100,7 +100,9 @@ function tooltip(headline: string, model: ModelInfo | undefined, footer?: string
       `| Size | ${formatBytes(model.sizeBytes)} |`,
     );
     if (model.heldoutBpb !== undefined) lines.push(`| Held-out | ${model.heldoutBpb.toFixed(3)} bits/byte |`);
+    lines.push(`| Confidence | ${model.uncalibrated === undefined ? 'calibrated: unsure suggestions are cut or held back' : 'not calibrated: every suggestion is shown'} |`);
     lines.push('');
+    if (model.uncalibrated !== undefined) lines.push(md(model.uncalibrated), '');
     // A fallback is why a user with a GPU sees "CPU": say which provider failed and why.
     for (const f of model.fallbacks) lines.push(`${epLabel(f.ep)} unavailable: ${md(f.error)}`, '');
   }

@@ -9,12 +9,14 @@ import Module from 'node:module';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '../../src/cli/args';
-import { COMMAND_CATEGORY, COMMAND_TITLES, SETTINGS, type Setting } from '../../src/extension/contributes';
+import { COMMAND_CATEGORY, COMMAND_TITLES, SETTINGS, type NullableNumberSetting, type Setting } from '../../src/extension/contributes';
+
+const isNullableNumber = (s: Setting): s is NullableNumberSetting => Array.isArray(s.type);
 
 const ROOT = repoRoot();
 const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 
-interface PkgProperty { type: string; default: unknown; minimum?: number; maximum?: number; enum?: string[]; items?: { type: string; enum?: string[] } }
+interface PkgProperty { type: string | string[]; default: unknown; minimum?: number; maximum?: number; enum?: string[]; items?: { type: string; enum?: string[] } }
 
 test('package.json commands are the command table, ids and titles', () => {
   const declared = (pkg.contributes.commands as { command: string; title: string; category: string }[]);
@@ -31,9 +33,14 @@ test('package.json settings are the typed config\'s: type, default, minimum, max
   assert.deepEqual(Object.keys(props).sort(), Object.keys(SETTINGS).sort(), 'the same settings');
   for (const [id, s] of Object.entries(SETTINGS) as [string, Setting][]) {
     const p = props[id];
-    assert.equal(p.type, s.type, `${id} type`);
+    assert.deepEqual(p.type, s.type, `${id} type`);
     assert.deepEqual(p.default, s.default, `${id} default`);
-    if (s.type === 'integer' || s.type === 'number') {
+    if (isNullableNumber(s)) {
+      // a number or null: null the default, the number bounded
+      assert.equal(p.minimum, s.minimum, `${id} minimum`);
+      assert.equal(p.maximum, s.maximum, `${id} maximum`);
+      assert.equal(s.default, null, `${id} defaults to null`);
+    } else if (s.type === 'integer' || s.type === 'number') {
       assert.equal(p.minimum, s.minimum, `${id} minimum`);
       assert.equal(p.maximum, s.maximum, `${id} maximum`);
       assert.ok(s.minimum <= s.default && s.default <= s.maximum, `${id} default within bounds`);
@@ -52,7 +59,7 @@ test('config.ts clamps by the table', async () => {
   const load = M._load;
   M._load = (req: string, ...rest: unknown[]) => (req === 'vscode' ? { workspace: {} } : load(req, ...rest));
   try {
-    const { Config, clampSetting } = await import('../../src/extension/config');
+    const { Config, clampSetting, clampNullableSetting } = await import('../../src/extension/config');
     const values: Record<string, unknown> = { debounceMs: -5, maxBytes: 1e9, candidates: 2.6, temperature: 'hot', stopRule: 'paragraph', matchModel: 'no', memoryBudgetMB: 1 };
     const cfg = new Config({ getConfiguration: () => ({ get: (k: string) => values[k] }) } as never);
     const c = cfg.completion();
@@ -66,6 +73,17 @@ test('config.ts clamps by the table', async () => {
     assert.equal(e.memoryBudgetBytes, SETTINGS['megabyte.performance.memoryBudgetMB'].minimum * 2 ** 20);
     assert.deepEqual(e.executionProviders, [...SETTINGS['megabyte.performance.executionProviders'].default]);
     assert.equal(clampSetting('megabyte.completion.temperature', 0.35), 0.35, 'a number setting is not rounded');
+    // megabyte.completion.minConfidence: null, unset or not a number is the model's default (undefined), a number is clamped to 0..1
+    assert.equal(c.minConfidence, undefined, 'unset: the model decides');
+    const id = 'megabyte.completion.minConfidence';
+    assert.equal(clampNullableSetting(id, null), undefined);
+    assert.equal(clampNullableSetting(id, 'high'), undefined);
+    assert.equal(clampNullableSetting(id, 0), 0, '0 stays 0 (show everything), not the default');
+    assert.equal(clampNullableSetting(id, 0.42), 0.42);
+    assert.equal(clampNullableSetting(id, 7), SETTINGS[id].maximum);
+    assert.equal(clampNullableSetting(id, -1), SETTINGS[id].minimum);
+    values.minConfidence = 0.25;
+    assert.equal(cfg.completion().minConfidence, 0.25, 'read from megabyte.completion.minConfidence');
   } finally {
     M._load = load;
   }
