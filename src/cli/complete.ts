@@ -1,15 +1,27 @@
-// npm run complete -- [--model DIR] --file F --offset N [--candidates K] [--max-bytes M]
+// npm run complete -- [--model DIR] --file F [--offset N] [--candidates K] [--max-bytes M]
 //                     [--no-suffix] [--temperature T] [--seed S] [--stop line|block|budget]
-// N is a byte offset. Last line: {"candidates":["..."],"ms":{"encode":e,"first":f,"total":t},"ep":"cpu"}
+//                     [--min-confidence X] [--verbose]
+// npm run complete -- [--model DIR] --jobs FILE.jsonl [the same flags, as every job's defaults]
+// N is a byte offset. Last line: {"candidates":["..."],"ms":{"encode":e,"first":f,"total":t},"ep":"cpu",
+//   "confidence":{"calibrated":c,"threshold":x,"reason"?:r},
+//   "results":[{"text","offered","confidence","shown","shown_confidence","would_show","stopped_by"}]}
+// results are the candidates in the engine's order (the most confident first when calibrated):
+// `offered` the text as the editor offers it (post-processed), `shown` its part the editor shows
+// while typing at the threshold (the model's default unless --min-confidence), `would_show`
+// whether that is anything (Alt+\ shows every offered text whatever its confidence).
+// With --jobs: one such line per job, in the file's order, each with "line", "file" and "offset"
+// first; a job that fails prints {"line": n, "error": "..."} and the others go on (src/cli/jobs.ts).
 import { readFileSync } from 'node:fs';
-import { STOP_RULES, isStopRule, type StopRule } from '../engine/api';
+import { STOP_RULES, isStopRule, type CompleteResult } from '../engine/api';
 import { EngineCore } from '../engine/engine';
-import { COMMON_FLAGS, defaultModelDir, fail, flagHelp, intFlag, numberFlag, parseArgs, stringFlag, type FlagTable } from './args';
+import { COMMON_FLAGS, defaultModelDir, fail, flagHelp, intFlag, numberFlag, parseArgs, stringFlag, UsageError, type FlagTable, type Parsed } from './args';
+import { checkOffset, JOB_KEYS, OPTION_BOUNDS, parseJobLine, type CompleteOptions } from './jobs';
 
 const COMPLETE_FLAGS = {
   ...COMMON_FLAGS,
   file: { value: 'F', help: 'the document' },
   offset: { value: 'N', help: 'the cursor, a byte offset (default: the end of the file)' },
+  jobs: { value: 'FILE.jsonl', help: `many requests, one JSON object a line (keys: ${Object.keys(JOB_KEYS).join(', ')}); one model load, one result a line` },
   candidates: { value: 'K', help: 'candidates decoded together (default 1)' },
   'max-bytes': { value: 'M', help: 'most bytes per candidate (default 128)' },
   temperature: { value: 'T', help: '0 is greedy (default 0)' },
@@ -18,37 +30,132 @@ const COMPLETE_FLAGS = {
   stop: { value: 'line|block|budget', help: 'where a candidate stops (default block)' },
   'time-ms': { value: 'MS', help: 'wall-clock budget (default 60000)' },
   'no-suffix': { help: 'ignore the text after the cursor' },
-  verbose: { help: 'each candidate and why it stopped, on stderr' },
+  'min-confidence': { value: 'X', help: 'show (cut to) what reaches this calibrated confidence, 0..1 (default: the model\'s threshold; 0: everything)' },
+  verbose: { help: 'each candidate, its confidence, what the editor would show and why it stopped, on stderr' },
 } as const satisfies FlagTable;
+
+/** The flags as every request's options (a jobs line overrides them). */
+function optionsOf(p: Parsed): CompleteOptions {
+  const stop = stringFlag(p, 'stop') ?? 'block';
+  if (!isStopRule(stop)) throw new UsageError(`--stop must be one of ${STOP_RULES.join(', ')}, got ${stop}`);
+  return {
+    candidates: intFlag(p, 'candidates', 1, ...OPTION_BOUNDS.candidates),
+    maxBytes: intFlag(p, 'max-bytes', 128, ...OPTION_BOUNDS.maxBytes),
+    temperature: numberFlag(p, 'temperature', 0, ...OPTION_BOUNDS.temperature),
+    topP: numberFlag(p, 'top-p', 0.95, 0, 1),
+    seed: intFlag(p, 'seed', 1),
+    stop,
+    timeMs: intFlag(p, 'time-ms', 60000, 1),
+    useSuffix: !p.flags.has('no-suffix'),
+    minConfidence: p.flags.has('min-confidence') ? numberFlag(p, 'min-confidence', 0, ...OPTION_BOUNDS.minConfidence) : undefined,
+  };
+}
+
+/** The JSON of one request's answer (see the header). */
+function resultJson(res: CompleteResult): Record<string, unknown> {
+  return {
+    candidates: res.candidates.map((c) => c.text),
+    ms: res.ms,
+    ep: res.ep,
+    confidence: res.confidence,
+    results: res.candidates.map((c) => ({
+      text: c.text,
+      offered: c.offered,
+      confidence: c.confidence ?? null,
+      shown: c.shown,
+      shown_confidence: c.shownConfidence ?? null,
+      would_show: c.shown !== '',
+      stopped_by: c.stoppedBy,
+    })),
+  };
+}
+
+function printVerbose(res: CompleteResult, label = ''): void {
+  const conf = res.confidence;
+  console.error(`=== ${label}${conf.calibrated ? `calibrated, threshold ${conf.threshold}` : `uncalibrated: ${conf.reason ?? ''}`}`);
+  const pct = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(3));
+  res.candidates.forEach((c, i) => {
+    const what = c.shown === '' ? (c.offered === '' ? 'nothing to offer' : 'held back') : c.shown === c.offered ? 'shown whole' : `shown cut to ${c.shown.length} of ${c.offered.length} characters (confidence ${pct(c.shownConfidence)})`;
+    console.error(`--- candidate ${i + 1}: confidence ${pct(c.confidence)}, ${what}, stopped by ${c.stoppedBy}`);
+    console.error(c.text);
+    if (c.offered !== c.text) console.error(`--- offered (post-processed):\n${c.offered}`);
+    if (c.shown !== '' && c.shown !== c.offered) console.error(`--- shown while typing:\n${c.shown}`);
+  });
+}
+
+/** One request against `bytes` (already synced as `uri` at `version`). */
+async function completeAt(engine: EngineCore, uri: string, version: number, bytes: Buffer, offset: number, o: CompleteOptions): Promise<CompleteResult> {
+  return engine.complete({
+    uri, version, offset: bytes.subarray(0, offset).toString('utf8').length,
+    candidates: o.candidates, maxBytes: o.maxBytes, temperature: o.temperature, topP: o.topP, seed: o.seed,
+    stop: o.stop, timeBudgetMs: o.timeMs, useSuffix: o.useSuffix, minConfidence: o.minConfidence,
+  });
+}
+
+function readDocument(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new Error(`cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
+async function runJobs(engine: EngineCore, jobsFile: string, defaults: CompleteOptions, verbose: boolean): Promise<void> {
+  const lines = readDocument(jobsFile).toString('utf8').split(/\r?\n/);
+  let version = 0;
+  let open: { file: string; text: string } | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const line = i + 1;
+    try {
+      const job = parseJobLine(lines[i], line, defaults);
+      if (!job) continue;
+      const bytes = readDocument(job.file);
+      const offset = checkOffset(bytes, job.offset, job.file);
+      const text = bytes.toString('utf8');
+      // One document at a time: the next file's is synced in its place (the engine keeps its cache
+      // while the same file is asked again, at another offset or after it changed).
+      if (open && open.file !== job.file) engine.close(open.file);
+      if (!open || open.file !== job.file || open.text !== text) engine.sync(job.file, ++version, text);
+      open = { file: job.file, text };
+      const res = await completeAt(engine, job.file, version, bytes, offset, job.options);
+      if (verbose) printVerbose(res, `line ${line}: ${job.file} @${offset}, `);
+      process.stdout.write(JSON.stringify({ line, file: job.file, offset, ...resultJson(res) }) + '\n');
+    } catch (e) {
+      const message = (e as Error).message;
+      const error = message.startsWith(`line ${line}:`) ? message : `line ${line}: ${message}`;
+      process.stderr.write(`error: ${error}\n`);
+      process.stdout.write(JSON.stringify({ line, error }) + '\n');
+    }
+  }
+}
 
 async function main(): Promise<void> {
   const p = parseArgs(process.argv.slice(2), COMPLETE_FLAGS);
   const file = stringFlag(p, 'file');
-  if (file === undefined || p.positional.length) fail(`usage: npm run complete -- --file F [flags]\n${flagHelp(COMPLETE_FLAGS)}`);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    fail(`cannot read ${file}: ${(e as Error).message}`);
+  const jobs = stringFlag(p, 'jobs');
+  const usage = `usage: npm run complete -- --file F [flags]  or  --jobs FILE.jsonl [flags]\n${flagHelp(COMPLETE_FLAGS)}`;
+  if ((file === undefined) === (jobs === undefined) || p.positional.length) fail(file !== undefined ? `--file and --jobs do not go together\n${usage}` : usage);
+  if (jobs !== undefined && p.flags.has('offset')) fail('--offset is per job with --jobs (its "offset" key)');
+  const options = optionsOf(p);
+  const verbose = p.flags.has('verbose');
+  let bytes: Buffer | undefined;
+  let offset = 0;
+  if (file !== undefined) {
+    bytes = readDocument(file);
+    offset = intFlag(p, 'offset', bytes.length, 0, bytes.length);
+    if (offset < bytes.length && (bytes[offset] & 0xc0) === 0x80) fail(`--offset ${offset} is inside a UTF-8 character`);
   }
-  const offset = intFlag(p, 'offset', bytes.length, 0, bytes.length);
-  if (offset < bytes.length && (bytes[offset] & 0xc0) === 0x80) fail(`--offset ${offset} is inside a UTF-8 character`);
-  const text = bytes.toString('utf8');
-  const stopFlag = stringFlag(p, 'stop') ?? 'block';
-  if (!isStopRule(stopFlag)) fail(`--stop must be one of ${STOP_RULES.join(', ')}, got ${stopFlag}`);
-  const stop: StopRule = stopFlag;
   const engine = await EngineCore.load(stringFlag(p, 'model') ?? defaultModelDir(), {
     threads: intFlag(p, 'threads', 0, 0, 256), executionProviders: ['cpu'],
   });
-  engine.sync(file, 1, text);
-  const res = await engine.complete({
-    uri: file, version: 1, offset: bytes.subarray(0, offset).toString('utf8').length,
-    candidates: intFlag(p, 'candidates', 1, 1, 16), maxBytes: intFlag(p, 'max-bytes', 128, 1, 65536),
-    temperature: numberFlag(p, 'temperature', 0, 0, 10), topP: numberFlag(p, 'top-p', 0.95, 0, 1),
-    seed: intFlag(p, 'seed', 1), stop, timeBudgetMs: intFlag(p, 'time-ms', 60000, 1), useSuffix: !p.flags.has('no-suffix'),
-  });
-  if (p.flags.has('verbose')) for (const c of res.candidates) console.error(`--- (${c.stoppedBy})\n${c.text}`);
-  console.log(JSON.stringify({ candidates: res.candidates.map((c) => c.text), ms: res.ms, ep: res.ep }));
+  if (jobs !== undefined) {
+    await runJobs(engine, jobs, options, verbose);
+  } else if (file !== undefined && bytes) {
+    engine.sync(file, 1, bytes.toString('utf8'));
+    const res = await completeAt(engine, file, 1, bytes, offset, options);
+    if (verbose) printVerbose(res);
+    console.log(JSON.stringify(resultJson(res)));
+  }
   await engine.dispose();
 }
 
