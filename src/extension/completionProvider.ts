@@ -20,6 +20,9 @@ import { epochMs, trace, tracing } from './trace';
 /** Offers remembered for recentCompletions() (tests). */
 const OFFERS_KEPT = 16;
 
+/** How long after fetchRest's trigger an explicit ask at its place counts as that trigger (a user's Alt+\ later is the user's). */
+const RETRIGGER_MS = 1000;
+
 interface TraceRecord {
   kind: 'complete';
   uri: string;
@@ -72,7 +75,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
    * Where fetchRest asked VS Code to ask again (an explicit trigger is the only way to make it):
    * that ask is still typing, and gets the confident parts, not every candidate.
    */
-  private retrigger: { uri: string; version: number; offset: number } | undefined;
+  private retrigger: { uri: string; version: number; offset: number; at: number } | undefined;
 
   constructor(private readonly deps: CompletionDeps) {}
 
@@ -118,7 +121,8 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
     // An explicit ask wants every candidate whatever its confidence; fetchRest's re-ask is still typing.
     const retrigger = this.retrigger;
     this.retrigger = undefined;
-    const explicit = !automatic && !(retrigger && retrigger.uri === uri && retrigger.version === document.version && retrigger.offset === offset);
+    const explicit = !automatic && !(retrigger && retrigger.uri === uri && retrigger.version === document.version && retrigger.offset === offset
+      && Date.now() - retrigger.at < RETRIGGER_MS);
     // Every call counts for the typing's pace, also those served from memory.
     const adaptiveWait = automatic ? this.debounce.next(Date.now(), cfg.debounceMs) : 0;
     // An explicit ask (Alt+\, or cycling) at an early first line wants every candidate: ask in full.
@@ -232,7 +236,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
       const editor = vscode.window.activeTextEditor;
       if (editor && editor.document.uri.toString() === request.uri && editor.document.version === request.version
         && editor.document.offsetAt(editor.selection.active) === request.offset && editor.selection.isEmpty) {
-        this.retrigger = { uri: request.uri, version: request.version, offset: request.offset };
+        this.retrigger = { uri: request.uri, version: request.version, offset: request.offset, at: Date.now() };
         void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
       }
     }, (err) => {

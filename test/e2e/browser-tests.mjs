@@ -10,6 +10,9 @@
 // (git-ignored); log(msg) prints; note(msg) prints a figure in the summary.
 import fs from 'node:fs';
 import path from 'node:path';
+import { listFiles } from './server.mjs';
+
+const EXTENSION_ID = 'megabyte-local.megabyte-complete';
 
 const GHOST_TIMEOUT_MS = Number(process.env.E2E_GHOST_TIMEOUT_S || 90) * 1000;
 const MODEL_READY = /MEGABYTE \S+ · (CPU|CUDA|WebGPU)/;
@@ -31,28 +34,141 @@ function continuationFrame(page) {
   return page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
 }
 
+/** Text as typed (the editor renders spaces as no-break spaces). */
+const ghostLine = (t) => (t ?? '').replace(/\u00a0/g, ' ');
+
+/**
+ * The ghost text on screen: its first line (one decoration per token, after the cursor) and the
+ * lines below it (a view zone); '' when none is shown.
+ */
+async function ghostText(page) {
+  const first = (await page.locator('.ghost-text-decoration, .ghost-text-decoration-preview').allTextContents()).join('');
+  const rest = await page.locator('.suggest-preview-text .view-line').allTextContents();
+  return ghostLine([first, ...rest].join('\n'));
+}
+
+/** A file and what the test types at its end: the model's answer is a copy of greet's body, and right. */
+const RIGHT_PY = 'def greet(name):\n    message = "Hello, " + name + "!"\n    print(message)\n    return message\n\n\n';
+const RIGHT_TYPED = 'def greet_loud(name):';
+const RIGHT_NEXT_LINE = 'message = "Hello, " + name + "!"';
+
+/** The issue's case: under circle_area, the model copies its body into fibonacci (wrong, and confident). */
+const WRONG_PY = 'import math\n\n\ndef circle_area(radius):\n    return math.pi * radius ** 2\n\n\n';
+const WRONG_TYPED = 'def fibonacci(n):';
+/** First lines of a right fibonacci body: a shown text must start one of them (or be cut inside one). */
+const FIB_FIRST_LINES = ['if n < 2:', 'if n <= 1:', 'if n == 0:', 'if n == 1:', 'if n < 0:', 'if n <= 0:', 'if n in (0, 1):', 'a, b = 0, 1', 'return n if n < 2 else', '"""'];
+
+/**
+ * Writes the workspace's .vscode/settings.json (folder settings, over the user's); returns the
+ * function that puts back what was there.
+ */
+function writeWorkspaceSettings(workspace, settings) {
+  const file = path.join(workspace, '.vscode', 'settings.json');
+  const before = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(settings, null, 2));
+  return () => (before === undefined ? fs.rmSync(file, { force: true }) : fs.writeFileSync(file, before));
+}
+
+/** Lines of the extension's own logs in this run (debug level: one line per engine answer). */
+function extensionLog(workspace) {
+  const logs = path.join(path.dirname(workspace), 'user-data', 'logs');
+  return listFiles(logs).filter((f) => f.includes(EXTENSION_ID) && f.endsWith('.log')).flatMap((f) => fs.readFileSync(f, 'utf8').split('\n'));
+}
+
 const CONTINUE_PY = 'import math\n\n\ndef circle_area(radius):\n    return math.pi * radius ** 2\n\n\ndef fibonacci(n):\n    ';
 
 export const browserTests = [
   {
-    name: 'ghost text appears after typing (screenshot test/artifacts/ghost-text.png)',
+    // The model copies the function above: right, so confident enough to show with the model's
+    // default megabyte.completion.minConfidence (calibrated or not).
+    name: 'ghost text appears after typing where the model is right, with the default confidence threshold (screenshot test/artifacts/ghost-text.png)',
     timeoutMs: GHOST_TIMEOUT_MS + 60_000,
     artifacts: ['ghost-text.png'],
-    files: {
-      'ghost.py': 'import math\n\n\ndef circle_area(radius):\n    return math.pi * radius ** 2\n\n\n',
-    },
+    files: { 'ghost.py': RIGHT_PY },
     async run({ page, workbench, artifacts, log, note }) {
       const status = await workbench.waitForStatus(MODEL_READY, GHOST_TIMEOUT_MS);
       note(`status bar in the DOM: "${status}"`);
       await workbench.openFile('ghost.py');
       log('ghost.py open; typing');
       await page.keyboard.press('Control+End');
-      await page.keyboard.type('def fibonacci(n):', { delay: 40 });
+      await page.keyboard.type(RIGHT_TYPED, { delay: 40 });
       await page.keyboard.press('Enter');
       const ghost = workbench.ghost();
       await ghost.waitFor({ state: 'visible', timeout: GHOST_TIMEOUT_MS });
-      log(`ghost text: ${JSON.stringify(await ghost.textContent())}`);
+      await sleep(500); // the whole line's tokens rendered
+      const first = (await ghostText(page)).split('\n')[0];
+      log(`ghost text: ${JSON.stringify(first)}`);
       await page.screenshot({ path: path.join(artifacts, 'ghost-text.png') });
+      // What the user sees is right: the start of the copy's first line, at least 3 characters of it.
+      if (first.trim().length < 3 || !RIGHT_NEXT_LINE.startsWith(first.trimEnd())) {
+        throw new Error(`the ghost text ${JSON.stringify(first)} is not the start of ${JSON.stringify(RIGHT_NEXT_LINE)}`);
+      }
+      note(`ghost text where the model is right: ${JSON.stringify(first)}`);
+    },
+  },
+  {
+    name: 'megabyte.completion.minConfidence 0 shows everything: the copy of circle_area under def fibonacci(n) shows as ghost text',
+    timeoutMs: GHOST_TIMEOUT_MS + 60_000,
+    files: { 'zero.py': WRONG_PY },
+    async run({ page, workbench, workspace, log, note }) {
+      await workbench.waitForStatus(MODEL_READY, GHOST_TIMEOUT_MS);
+      const restore = writeWorkspaceSettings(workspace, { 'megabyte.completion.minConfidence': 0 });
+      try {
+        await sleep(1500); // the workbench picks up .vscode/settings.json
+        await workbench.openFile('zero.py');
+        await page.keyboard.press('Control+End');
+        await page.keyboard.type(WRONG_TYPED, { delay: 40 });
+        await page.keyboard.press('Enter');
+        const ghost = workbench.ghost();
+        await ghost.waitFor({ state: 'visible', timeout: GHOST_TIMEOUT_MS });
+        await sleep(500); // the whole line's tokens rendered
+        const first = (await ghostText(page)).split('\n')[0];
+        log(`ghost text at minConfidence 0: ${JSON.stringify(first)}`);
+        if (first.trim() === '') throw new Error('the ghost text at minConfidence 0 is blank');
+        note(`minConfidence 0, def fibonacci(n) under circle_area: ghost text ${JSON.stringify(first)}`);
+      } finally {
+        restore();
+      }
+    },
+  },
+  {
+    // The issue's case: the model confidently copies circle_area's body into fibonacci. With the
+    // model's calibrated default it must show nothing, or a prefix that is right; Alt+\ still
+    // shows a candidate whatever its confidence. Fails with a model that has no calibration
+    // (everything is shown, the wrong copy too).
+    name: 'with the default confidence threshold, a wrong-but-confident copy (circle_area under def fibonacci(n)) shows nothing or a correct prefix, and Alt+\\ still shows a candidate',
+    timeoutMs: GHOST_TIMEOUT_MS + 90_000,
+    files: { 'wrong.py': WRONG_PY },
+    async run({ page, workbench, workspace, log, note }) {
+      await workbench.waitForStatus(MODEL_READY, GHOST_TIMEOUT_MS);
+      await workbench.openFile('wrong.py');
+      await page.keyboard.press('Control+End');
+      await page.keyboard.type(WRONG_TYPED, { delay: 40 });
+      await page.keyboard.press('Enter');
+      // The answer to the full request (every candidate) at the new line, in the extension's debug log.
+      const after = WRONG_PY.length + WRONG_TYPED.length + 1;
+      const line = await waitUntil('the extension to log its answer at the new line of wrong.py', () => {
+        const hits = extensionLog(workspace).filter((l) => /wrong\.py v\d+ @(\d+): \d+ candidates/.test(l) && Number(/@(\d+):/.exec(l)[1]) >= after);
+        return hits.find((l) => !/: 1 candidates/.test(l));
+      }, GHOST_TIMEOUT_MS, 500);
+      log(`extension: ${line.slice(line.indexOf('complete '))}`);
+      await sleep(1500); // what it offered reaches the screen
+      const all = await ghostText(page);
+      const first = all.split('\n')[0];
+      if (all.trim() !== '') {
+        const rightStart = FIB_FIRST_LINES.some((c) => c.startsWith(first.trim()) || first.trim().startsWith(c));
+        if (/radius|math\.pi/.test(all) || !rightStart) {
+          throw new Error(`wrong ghost text shown with the default threshold: ${JSON.stringify(all)} (the model ${/uncalibrated/.test(line) ? 'has no calibration: everything is shown' : 'is calibrated'}; ${line.slice(line.indexOf('complete '))})`);
+        }
+      }
+      note(`default threshold, def fibonacci(n) under circle_area: ${all.trim() === '' ? 'nothing shown' : `shows ${JSON.stringify(first)}`}`);
+      // An explicit ask shows a candidate whatever its confidence.
+      await page.keyboard.press('Alt+Backslash');
+      const ghost = workbench.ghost();
+      await ghost.waitFor({ state: 'visible', timeout: 30_000 });
+      await sleep(500);
+      note(`Alt+\\ there shows ${JSON.stringify(await ghostText(page))}`);
     },
   },
   {

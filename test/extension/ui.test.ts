@@ -61,6 +61,9 @@ describe('ui', () => {
       // A provider that was listed but could not serve is named in the hover, with the reason.
       const tip = api.statusTooltip();
       for (const f of serving.fallbacks) assert.ok(tip.includes(`${DEVICE_LABELS[f.ep]} unavailable`), `the hover does not say ${f.ep} fell back: ${tip}`);
+      // Whether suggestions are cut to their confident part, and when not, why (ModelInfo.uncalibrated).
+      assert.match(tip, serving.uncalibrated === undefined ? /Confidence \| calibrated/ : /Confidence \| not calibrated: every suggestion is shown/, `the hover says whether the model is calibrated: ${tip}`);
+      if (serving.uncalibrated !== undefined) assert.ok(tip.includes('no confidence calibration') || tip.includes('fitted on another'), `the hover says why there is no calibration: ${tip}`);
       report(`status bar: "${text}"; fallbacks in the hover: ${serving.fallbacks.map((f) => DEVICE_LABELS[f.ep]).join(', ') || 'none'}`);
     });
   });
