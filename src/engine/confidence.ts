@@ -11,7 +11,6 @@
 // probability reaches the threshold and that has at least MIN_VISIBLE visible characters.
 import { createHash } from 'node:crypto';
 import type { StopReason } from './api';
-import type { Manifest } from './manifest';
 import { postprocess, type PostprocessContext } from './postprocess';
 
 /** The features, in the order of `weights` (one fact: calibrate.ts fits them, the engine reads them). */
@@ -75,7 +74,7 @@ export type GenerationMixing = 'context-mixing' | 'match' | 'network';
  * The digest of what a candidate's bits depend on: the network's files, the match model's and the
  * mixing layer's parameters, and how generation mixes them.
  */
-export function modelDigest(m: Pick<Manifest, 'files' | 'match_model' | 'context_mixing'>, generation: GenerationMixing): string {
+export function modelDigest(m: { files: readonly { sha256: string }[]; match_model?: unknown; context_mixing?: object }, generation: GenerationMixing): string {
   const h = createHash('sha256');
   for (const f of m.files) h.update(`${f.sha256}\n`);
   h.update(JSON.stringify(m.match_model ?? null));
