@@ -621,6 +621,20 @@ export class CmState {
     return { byte: -1, p: 0 };
   }
 
+  /** P(b) of byteDistribution for one byte b (its 8 nodes only): the product along its path of the bit tree. */
+  byteP(ctx: CmContext, m0: MatchIn, m1: MatchIn, netNode: Int16Array | undefined, b: number): number {
+    const ms = CmState.matchState(m0);
+    let p = 1;
+    let c0 = 1;
+    for (let j = 0; j < 8; j++) {
+      const y = (b >> (7 - j)) & 1;
+      const p1 = this.mixFinal(this.predict(ctx, c0, j, m0, m1, ms), j, netNode ? netNode[c0] : undefined) / 4096;
+      p *= y ? p1 : 1 - p1;
+      c0 = (c0 << 1) | y;
+    }
+    return p;
+  }
+
   private readonly heapP = new Float64Array(512);
   private readonly heapN = new Int32Array(512);
   private readonly nodeP = new Float64Array(512);
@@ -870,28 +884,39 @@ export class CandidateCm {
   }
 
   /**
-   * Greedy decoding's pick: the most likely allowed symbol and its bits, as sampling greedy over
-   * row() would pick it, from a best-first walk of the bit tree (bestByte) instead of all 255 nodes.
+   * Greedy decoding's pick (temperature 0) and its bits under the mixed distribution (row()).
+   * Not row()'s argmax: where the match model's linear rule (generation without the layer,
+   * match.ts mixRow) would end the middle or follow its copy, the candidate does that; every other
+   * byte is the mixed distribution's most likely allowed one (bestByte: a best-first walk of the
+   * bit tree instead of all 255 nodes). The mixed distribution codes held-out middles in far fewer
+   * bits, but its argmax alone makes poor middles: the context models' bytes are sharper than the
+   * network's, so EOM (the network's, never the context models') seldom beats the top byte, and a
+   * greedy walk splices contexts where a copy should run on (see EngineCore.generationMixing).
    */
   greedy(logits: ArrayLike<number>, offset: number, allowed: (sym: number) => boolean): { symbol: number; bits: number } {
     const net = netNodes(logits, offset, this.nodes, this.tree);
     const lam = this.readMatches();
-    let best = -1;
-    let bestP = 0;
-    for (let s = 256; s < VOCAB_SIZE; s++) {
-      const p = (1 - lam) * net.p[s - 256] + (s === EOM ? lam : 0);
-      if (allowed(s) && p > bestP) {
-        best = s;
-        bestP = p;
+    // the linear rule's greedy pick: P(s) = (1 - L) P_net(s) + L [s = the copy's symbol]; a byte wins ties
+    const copy = this.match.prediction;
+    const L = copy.symbol >= 0 && copy.lambda > 0 ? copy.lambda : 0;
+    const linear = (s: number, pNet: number) => (1 - L) * pNet + (s === copy.symbol ? L : 0);
+    let lin = -1;
+    let linP = -1;
+    for (let x = 0; x < VOCAB_SIZE; x++) {
+      if (!allowed(x)) continue;
+      const p = linear(x, x < 256 ? this.tree[256 + x] : net.p[x - 256]);
+      if (p > linP) {
+        lin = x;
+        linP = p;
       }
     }
-    // a byte wins ties (it comes first in the row)
-    const r = this.state.bestByte(this.ctx, this.mi0, this.mi1, this.nodes, (1 - lam) * (1 - net.sentinel), allowed, bestP * (1 - 1e-12));
-    if (r.byte >= 0 && r.p >= bestP) {
-      best = r.byte;
-      bestP = r.p;
-    }
-    return { symbol: best, bits: -Math.log2(bestP) };
+    const sentinelP = (s: number) => (1 - lam) * net.p[s - 256] + (s === EOM ? lam : 0);
+    const bytes = (1 - lam) * (1 - net.sentinel);
+    if (lin >= 256) return { symbol: lin, bits: -Math.log2(sentinelP(lin)) };
+    if (lin === copy.symbol && L > 0) return { symbol: lin, bits: -Math.log2(bytes * this.state.byteP(this.ctx, this.mi0, this.mi1, this.nodes, lin)) };
+    const r = this.state.bestByte(this.ctx, this.mi0, this.mi1, this.nodes, bytes, allowed, 0);
+    if (r.byte < 0) return { symbol: lin, bits: -Math.log2(bytes * this.state.byteP(this.ctx, this.mi0, this.mi1, this.nodes, lin)) };
+    return { symbol: r.byte, bits: -Math.log2(r.p) };
   }
 
   push(sym: number): void {

@@ -214,3 +214,48 @@ test('generation reads the same distribution scoring codes with, and candidates 
     d.state.t.forEach((a, i) => assert.ok(Buffer.from(a.buffer).equals(Buffer.from(t[i].buffer)), `a candidate wrote table ${i}`));
   }
 });
+
+test('greedy: where the match model\'s linear rule ends the middle or runs its copy on, so does the candidate; elsewhere the mixed distribution\'s most likely byte; bits always the mixed distribution\'s', () => {
+  const s = [256, ...TEXT.subarray(0, 4000)];
+  const EOM_ = 259;
+  const any = () => true;
+  const cases = { end: 0, copy: 0, mixed: 0, changed: 0 };
+  for (let n = 1500; n < 3990 && (cases.end < 3 || cases.copy < 3 || cases.mixed < 3); n += 7) {
+    const d = new DocumentCm(BLOCK, s.length, MATCH, LONG);
+    const st = Uint16Array.from(s.slice(0, n));
+    d.extend(st, n - 300);
+    const at = d.at(st);
+    const c = new CandidateCm(d.state, at.ctx, at.match, at.long, () => 0);
+    const copy = at.match.prediction;
+    // a network that hesitates between ending (30 %) and the rest: EOM wins the linear rule unless a copy runs
+    const logits = new Float32Array(260);
+    logits[EOM_] = Math.log(0.3 / 0.7 * 259);
+    const row = c.row(logits, 0, new Float32Array(260));
+    let top = 0;
+    for (let x = 0; x < 256; x++) if (row[x] > row[top]) top = x;
+    const g = c.greedy(logits, 0, any);
+    assert.ok(Math.abs(g.bits + row[g.symbol] / Math.LN2) < 1e-6, `at ${n}: greedy's bits ${g.bits} vs the row's ${-row[g.symbol] / Math.LN2}`);
+    const pNet = 0.7 / 259;
+    if (copy.symbol >= 0 && copy.lambda > 0 && (1 - copy.lambda) * pNet + copy.lambda > (1 - copy.lambda) * 0.3) {
+      assert.equal(g.symbol, copy.symbol, `at ${n}: the copy runs on`);
+      cases.copy++;
+    } else if (copy.symbol < 0) {
+      assert.equal(g.symbol, EOM_, `at ${n}: the middle ends`);
+      if (row[top] > row[EOM_]) cases.changed++; // the row's argmax would have gone on
+      cases.end++;
+    }
+    // a flat network and no copy to follow: the mixed distribution's most likely byte
+    if (copy.symbol < 0) {
+      const flat = new Float32Array(260);
+      const r2 = c.row(flat, 0, new Float32Array(260));
+      let t2 = 0;
+      for (let x = 0; x < 256; x++) if (r2[x] > r2[t2]) t2 = x;
+      const g2 = c.greedy(flat, 0, (x) => x < 256);
+      assert.equal(g2.symbol, t2, `at ${n}: the mixed distribution's argmax`);
+      assert.ok(Math.abs(g2.bits + r2[t2] / Math.LN2) < 1e-6);
+      cases.mixed++;
+    }
+  }
+  assert.ok(cases.end >= 3 && cases.copy >= 3 && cases.mixed >= 3, JSON.stringify(cases));
+  assert.ok(cases.changed >= 1, `the linear rule ended a middle where the row's argmax went on somewhere (${JSON.stringify(cases)})`);
+});
