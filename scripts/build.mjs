@@ -18,6 +18,8 @@ const entries = {
   'bench/bench': 'src/bench/bench.ts',
   'bench/infill': 'src/bench/infill.ts',
   'bench/soak': 'src/bench/soak.ts',
+  'bench/calibrate': 'src/bench/calibrate.ts',
+  'bench/precision': 'src/bench/precision.ts',
   'test/extension/index': 'test/extension/index.ts',
 };
 for (const f of list('test/unit', /\.test\.ts$/)) entries[`test/unit/${path.basename(f, '.ts')}`] = f;

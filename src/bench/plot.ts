@@ -163,3 +163,23 @@ function screenshot(exe: string, html: string, png: string, profile: string): Pr
     p.on('exit', (code) => { clearTimeout(timer); resolve(code === 0 && existsSync(png)); });
   });
 }
+
+/** A linear line chart with both axes from 0 to 1 (shares, probabilities). */
+export function lineChart(file: string, title: string, xLabel: string, yLabel: string, series: Series[]): Chart {
+  const px = (x: number) => M.left + x * (W - M.left - M.right);
+  const py = (y: number) => H - M.bottom - y * (H - M.top - M.bottom);
+  let body = '';
+  for (let k = 0; k <= 10; k += 2) {
+    const v = k / 10;
+    body += `<line x1="${M.left}" x2="${W - M.right}" y1="${py(v)}" y2="${py(v)}" stroke="#ddd"/>` + text(M.left - 8, py(v) + 4, fmt(v), 'text-anchor="end"');
+    body += `<line x1="${px(v)}" x2="${px(v)}" y1="${M.top}" y2="${H - M.bottom}" stroke="#eee"/>` + text(px(v), H - M.bottom + 18, fmt(v), 'text-anchor="middle"');
+  }
+  series.forEach((s, i) => {
+    const c = COLORS[i % COLORS.length];
+    const p = [...s.points].sort((a, b) => a.x - b.x);
+    for (let k = 1; k < p.length; k++) body += `<line x1="${px(p[k - 1].x)}" y1="${py(p[k - 1].y)}" x2="${px(p[k].x)}" y2="${py(p[k].y)}" stroke="${c}" stroke-width="2.5"/>`;
+    for (const q of p) body += `<circle cx="${px(q.x)}" cy="${py(q.y)}" r="4.5" fill="${c}"/>`;
+  });
+  body += legend(series.map((s) => s.name));
+  return { file, svg: frame(title, xLabel, yLabel, body) };
+}
