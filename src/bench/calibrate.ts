@@ -23,13 +23,16 @@ const FLAGS = {
   positions: { value: 'N', help: 'positions (default 400)' },
   seed: { value: 'S', help: 'which positions (default 1)' },
   'exclude-trained-on': { value: 'DIR', help: "leave out this corpus's training packages (default .cache/corpus when present; '' none)" },
-  rows: { value: 'FILE', help: 'reuse the rows of an earlier run (JSON lines) instead of generating' },
+  rows: { value: 'FILE[,FILE]', help: 'reuse the rows of earlier runs (JSON lines) instead of generating; one missing file: generate into it' },
   'time-ms': { value: 'MS', help: "each request's time budget (default 10000: the figures are about quality, not this machine's speed)" },
   'dry-run': { help: 'fit and print, do not write the manifest' },
 } as const satisfies FlagTable;
 
+// The default threshold: the lowest (most coverage) whose fit-set precision and kept/wrong ratio
+// reach these (issue 18's targets are precision >= 60 % and a ratio >= 3 on held-out code; the
+// precision goal keeps a margin over 60 %).
 export const PRECISION_GOAL = 0.65;
-export const RATIO_GOAL = 3.5;
+export const RATIO_GOAL = 3;
 
 async function main(): Promise<void> {
   const p = parseArgs(process.argv.slice(2), FLAGS);
@@ -44,7 +47,7 @@ async function main(): Promise<void> {
   let rows: Row[];
   const rowsFile = stringFlag(p, 'rows');
   const log = (s: string) => console.error(`[calibrate] ${s}`);
-  if (rowsFile && existsSync(rowsFile)) rows = readRows(rowsFile);
+  if (rowsFile && rowsFile.split(',').every((f) => existsSync(f))) rows = rowsFile.split(',').flatMap(readRows);
   else {
     const excl = stringFlag(p, 'exclude-trained-on') ?? (existsSync(path.join(root, '.cache', 'corpus', 'train.idx')) ? path.join(root, '.cache', 'corpus') : '');
     const exclude = new Set<string>(excl ? (JSON.parse(readFileSync(path.join(excl, 'train.idx'), 'utf8')) as { package: string }[]).map((r) => packageName(r.package)) : []);

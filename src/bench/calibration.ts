@@ -51,7 +51,7 @@ export async function collect(engine: EngineCore, positions: Position[], out: st
     const row: Row = {
       file: p.file, kind: p.kind, lang: p.lang, middle: p.middle,
       ctx: { linePrefix: p.doc.slice(lineStart, p.offset), suffix: p.doc.slice(p.offset, p.offset + 1024), candidates: r.candidates.length },
-      candidates: r.candidates.map((c: Candidate) => ({ text: c.text, bits: c.bits.map((b) => +b.toFixed(4)), stoppedBy: c.stoppedBy })),
+      candidates: r.candidates.map((c: Candidate) => ({ text: c.text, bits: c.bits.map((b) => +b.toFixed(4)), stoppedBy: c.stoppedBy, copyLen: c.copyLen })),
     };
     rows.push(row);
     w.write(JSON.stringify(row) + '\n');
@@ -139,7 +139,7 @@ function solve(A: number[][], b: number[]): number[] {
   return x;
 }
 
-/** What the editor shows at one threshold, over all rows (the most confident candidate, as ghost text shows first). */
+/** What the editor shows at one threshold, over all rows (the first candidate, most confident first, that has a shown part). */
 export interface CurvePoint {
   threshold: number;
   positions: number;
@@ -171,8 +171,8 @@ export function curvePoint(rows: Row[], cal: Calibration | undefined, threshold:
     // the engine sorts by confidence when calibrated; the first is what ghost text shows
     const order = ps.map((p, i) => i);
     if (cal) order.sort((a, b) => (ps[b].confidence ?? 0) - (ps[a].confidence ?? 0));
-    const top = ps[order[0]];
-    const text = top?.shown ?? '';
+    // ghost text shows the first candidate with something shown (as the extension offers them)
+    const text = order.map((i) => ps[i].shown).find((t) => visible(t) >= MIN_VISIBLE) ?? '';
     if (visible(text) < MIN_VISIBLE) continue;
     shown++;
     chars += text.length;

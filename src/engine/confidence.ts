@@ -31,6 +31,11 @@ export const CONFIDENCE_FEATURES = [
   'after_op', // right after . = : or an operator
   'in_word', // right after a letter, digit or _ (inside or at the end of an identifier)
   'suffix_on_line', // text follows the cursor on its line
+  'mean_bits', // the shown prefix's bits per byte
+  'last_bits', // the bits of its last token / 8 (from the cut point before)
+  'in_suffix', // the shown text (4+ visible characters) occurs in the text after the cursor: a copy from below
+  'copied', // share of the shown bytes that were the match model's prediction (a copy from the document)
+  'copy_start', // log2(1 + the match's length at the first shown byte) / 8: how much context the copy starts from
 ] as const;
 export type ConfidenceFeature = (typeof CONFIDENCE_FEATURES)[number];
 
@@ -57,14 +62,18 @@ export function confidenceBlockError(b: unknown): string | undefined {
   const o = b as Partial<ConfidenceBlock>;
   if (typeof o !== 'object' || o === null) return 'confidence must be an object';
   if (typeof o.fitted_on !== 'string' || !o.fitted_on) return 'confidence.fitted_on must be the digest of the model it was fitted on';
-  if (!Array.isArray(o.features) || o.features.join() !== CONFIDENCE_FEATURES.join()) {
-    return `confidence.features must be ${JSON.stringify(CONFIDENCE_FEATURES)} (the engine's features), got ${JSON.stringify(o.features)}`;
-  }
-  if (!Array.isArray(o.weights) || o.weights.length !== CONFIDENCE_FEATURES.length || !o.weights.every(Number.isFinite)) {
-    return `confidence.weights must be ${CONFIDENCE_FEATURES.length} finite numbers`;
+  if (!Array.isArray(o.features) || !o.features.every((f) => typeof f === 'string')) return 'confidence.features must be a list of feature names';
+  if (!Array.isArray(o.weights) || o.weights.length !== o.features.length || !o.weights.every(Number.isFinite)) {
+    return `confidence.weights must be ${o.features.length} finite numbers, one per feature`;
   }
   if (typeof o.threshold !== 'number' || !(o.threshold >= 0 && o.threshold <= 1)) return 'confidence.threshold must be a number in 0..1';
   return undefined;
+}
+
+/** Why a well-formed block cannot be used by this engine (other features than CONFIDENCE_FEATURES: fitted by another version), or undefined. */
+export function confidenceSkew(b: ConfidenceBlock): string | undefined {
+  if (b.features.join() === CONFIDENCE_FEATURES.join()) return undefined;
+  return `the confidence calibration has features ${JSON.stringify(b.features)}, this engine computes ${JSON.stringify(CONFIDENCE_FEATURES)}`;
 }
 
 /** How generation mixes the network (engine.ts): part of what a calibration is fitted on. */
@@ -128,6 +137,8 @@ export interface Scored {
   text: string;
   bits: readonly number[];
   stoppedBy: StopReason;
+  /** Per byte, the match run's length where the byte was a copy, else 0 (Candidate.copyLen; absent: no copies). */
+  copyLen?: readonly number[];
 }
 
 /** The place features (from the cursor's line), computed once per request. */
@@ -161,6 +172,14 @@ export function featuresAt(c: Scored, offered: string, k: number, others: readon
   const firstBytes = Math.min(nBytes, Buffer.byteLength(offered.slice(0, Math.min(k, firstCut)), 'utf8'));
   let first = 0;
   for (let i = 0; i < firstBytes; i++) first += c.bits[i];
+  const points = cutPoints(offered);
+  const prevCut = points.filter((q) => q < k).pop() ?? 0;
+  const prevBytes = Math.min(nBytes, Buffer.byteLength(offered.slice(0, prevCut), 'utf8'));
+  let last = 0;
+  for (let i = prevBytes; i < nBytes; i++) last += c.bits[i];
+  const trimmed = shown.trim();
+  let copies = 0;
+  for (let i = 0; i < nBytes; i++) if ((c.copyLen?.[i] ?? 0) > 0) copies++;
   const whole = k >= offered.length && offered.length > 0 ? 1 : 0;
   const ended = whole && offered === c.text && (c.stoppedBy === 'eom' || c.stoppedBy === 'suffix') ? 1 : 0;
   const place = placeFeatures(ctx);
@@ -177,6 +196,11 @@ export function featuresAt(c: Scored, offered: string, k: number, others: readon
     agree: others.length ? others.filter((o) => o.startsWith(shown)).length / others.length : 0,
     single: ctx.candidates <= 1 ? 1 : 0,
     ...place,
+    mean_bits: nBytes ? sum / nBytes : 0,
+    last_bits: last / 8,
+    in_suffix: visible(trimmed) >= 4 && ctx.suffix.includes(trimmed) ? 1 : 0,
+    copied: nBytes ? copies / nBytes : 0,
+    copy_start: Math.log2(1 + (c.copyLen?.[0] ?? 0)) / 8,
   };
   return CONFIDENCE_FEATURES.map((n) => f[n]);
 }

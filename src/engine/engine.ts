@@ -18,7 +18,7 @@ import { allowed, bitsOf, nextByteRange, rng, sample } from './sampling';
 import { checkStop, utf8Complete, type StopContext } from './stops';
 import { MatchModel, MatchRun, mixRow, mixedBits } from './match';
 import { CandidateCm, CmBlock, CmScorer, DocumentCm, MatchIn } from './cm';
-import { Calibration, modelDigest, present, type GenerationMixing } from './confidence';
+import { Calibration, confidenceSkew, modelDigest, present, type GenerationMixing } from './confidence';
 
 export const MAX_CONTEXT_BYTES = 1_000_000;
 /** The window's start moves in steps of this many bytes, so a cursor that moves a little keeps the cache. */
@@ -114,6 +114,8 @@ export class EngineCore {
   calibration(): { cal?: Calibration; reason?: string } {
     const b = this.rt.manifest.confidence;
     if (!b) return { reason: 'the model has no confidence calibration (manifest.json confidence): every candidate is shown' };
+    const skew = confidenceSkew(b);
+    if (skew) return { reason: `${skew}: not used, every candidate is shown; re-fit it with npm run calibrate` };
     const digest = modelDigest(this.rt.manifest, this.generationMode());
     if (b.fitted_on !== digest) {
       return { reason: `the confidence calibration was fitted on another model or generation rule (${b.fitted_on}, this one is ${digest}): not used, every candidate is shown; re-fit it with npm run calibrate` };
@@ -337,6 +339,7 @@ export class EngineCore {
     const g: Generation = {
       outs: Array.from({ length: req.candidates }, () => []),
       bits: Array.from({ length: req.candidates }, () => []),
+      copyLen: Array.from({ length: req.candidates }, () => []),
       reason: new Array<StopReason>(req.candidates).fill('budget'),
       random: rng(req.seed ?? 0x5eed),
       row: new Float32Array(VOCAB_SIZE),
@@ -485,6 +488,7 @@ export class EngineCore {
     }
     g.outs[c].push(s.symbol);
     g.bits[c].push(s.bits);
+    g.copyLen[c].push(copy && copy.symbol === s.symbol ? mixers.runs![c].length : 0);
     cm?.push(s.symbol);
     mixers.runs?.[c].push(s.symbol);
     return s.symbol;
@@ -497,6 +501,7 @@ export class EngineCore {
     if (keep < 0) return false;
     g.outs[c].length = keep;
     g.bits[c].length = keep;
+    g.copyLen[c].length = keep;
     g.reason[c] = why.suffix ? 'suffix' : g.outs[c].length >= req.maxBytes ? 'budget' : req.stop;
     return true;
   }
@@ -574,12 +579,12 @@ export function sharedEnd(stream: Uint16Array, fim: boolean): number {
 }
 
 /** Step 5: the candidates, cut to whole UTF-8 characters. */
-type RawCandidate = Pick<Candidate, 'text' | 'bits' | 'stoppedBy'>;
+type RawCandidate = Pick<Candidate, 'text' | 'bits' | 'stoppedBy' | 'copyLen'>;
 
 function assembleCandidates(g: Generation): RawCandidate[] {
   return g.outs.map((o, i) => {
     const whole = utf8Complete(o);
-    return { text: Buffer.from(whole).toString('utf8'), bits: g.bits[i].slice(0, whole.length), stoppedBy: g.reason[i] };
+    return { text: Buffer.from(whole).toString('utf8'), bits: g.bits[i].slice(0, whole.length), stoppedBy: g.reason[i], copyLen: g.copyLen[i].slice(0, whole.length) };
   });
 }
 
@@ -605,6 +610,8 @@ interface Mixers {
 interface Generation {
   outs: number[][];
   bits: number[][];
+  /** Per byte, the match run's length where the byte was its prediction (Candidate.copyLen). */
+  copyLen: number[][];
   reason: StopReason[];
   random: () => number;
   /** Scratch: one mixed row of log-probabilities. */

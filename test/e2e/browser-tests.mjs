@@ -47,28 +47,23 @@ async function ghostText(page) {
   return ghostLine([first, ...rest].join('\n'));
 }
 
-/** A file and what the test types at its end: the model's answer is a copy of greet's body, and right. */
-const RIGHT_PY = 'def greet(name):\n    message = "Hello, " + name + "!"\n    print(message)\n    return message\n\n\n';
-const RIGHT_TYPED = 'def greet_loud(name):';
-const RIGHT_NEXT_LINE = 'message = "Hello, " + name + "!"';
+/**
+ * A file and what the test types at its end: greet_loud repeats greet's body, and the rest of
+ * `return mess` is `age`, a copy from above that the calibrated model is sure of (0.68 with three
+ * candidates, 0.84 for the first line early, against the default 0.5: npm run complete on this
+ * text). A whole copy of greet's first line under `def greet_loud(name):` is right too, but the
+ * calibration gives it 0.003: in the training split such copies into a new function are mostly wrong.
+ */
+export const RIGHT_PY = 'def greet(name):\n    message = "Hello, " + name + "!"\n    print(message)\n    return message\n\n\n'
+  + 'def greet_loud(name):\n    message = "Hello, " + name + "!"\n    print(message)\n';
+export const RIGHT_TYPED = '    return mess';
+export const RIGHT_REST = 'age';
 
 /** The issue's case: under circle_area, the model copies its body into fibonacci (wrong, and confident). */
 const WRONG_PY = 'import math\n\n\ndef circle_area(radius):\n    return math.pi * radius ** 2\n\n\n';
 const WRONG_TYPED = 'def fibonacci(n):';
 /** First lines of a right fibonacci body: a shown text must start one of them (or be cut inside one). */
 const FIB_FIRST_LINES = ['if n < 2:', 'if n <= 1:', 'if n == 0:', 'if n == 1:', 'if n < 0:', 'if n <= 0:', 'if n in (0, 1):', 'a, b = 0, 1', 'return n if n < 2 else', '"""'];
-
-/**
- * Writes the workspace's .vscode/settings.json (folder settings, over the user's); returns the
- * function that puts back what was there.
- */
-function writeWorkspaceSettings(workspace, settings) {
-  const file = path.join(workspace, '.vscode', 'settings.json');
-  const before = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(settings, null, 2));
-  return () => (before === undefined ? fs.rmSync(file, { force: true }) : fs.writeFileSync(file, before));
-}
 
 /** Lines of the extension's own logs in this run (debug level: one line per engine answer). */
 function extensionLog(workspace) {
@@ -93,43 +88,42 @@ export const browserTests = [
       log('ghost.py open; typing');
       await page.keyboard.press('Control+End');
       await page.keyboard.type(RIGHT_TYPED, { delay: 40 });
-      await page.keyboard.press('Enter');
       const ghost = workbench.ghost();
       await ghost.waitFor({ state: 'visible', timeout: GHOST_TIMEOUT_MS });
       await sleep(500); // the whole line's tokens rendered
       const first = (await ghostText(page)).split('\n')[0];
       log(`ghost text: ${JSON.stringify(first)}`);
       await page.screenshot({ path: path.join(artifacts, 'ghost-text.png') });
-      // What the user sees is right: the start of the copy's first line, at least 3 characters of it.
-      if (first.trim().length < 3 || !RIGHT_NEXT_LINE.startsWith(first.trimEnd())) {
-        throw new Error(`the ghost text ${JSON.stringify(first)} is not the start of ${JSON.stringify(RIGHT_NEXT_LINE)}`);
+      // What the user sees is right: the rest of the name, at least 3 characters of it.
+      if (first.trim().length < 3 || !RIGHT_REST.startsWith(first.trimEnd())) {
+        throw new Error(`the ghost text ${JSON.stringify(first)} is not the start of ${JSON.stringify(RIGHT_REST)}`);
       }
       note(`ghost text where the model is right: ${JSON.stringify(first)}`);
     },
   },
   {
-    name: 'megabyte.completion.minConfidence 0 shows everything: the copy of circle_area under def fibonacci(n) shows as ghost text',
+    // A language override (user settings, "[plaintext]"), so the other tests keep the default; a
+    // workspace .vscode/settings.json written while the workbench runs was not picked up in time.
+    name: 'megabyte.completion.minConfidence 0 ("[plaintext]" override) shows everything: the copy of circle_area under def fibonacci(n) shows as ghost text',
     timeoutMs: GHOST_TIMEOUT_MS + 60_000,
-    files: { 'zero.py': WRONG_PY },
+    files: { 'zero.txt': WRONG_PY },
+    settings: { '[plaintext]': { 'megabyte.completion.minConfidence': 0 } },
     async run({ page, workbench, workspace, log, note }) {
       await workbench.waitForStatus(MODEL_READY, GHOST_TIMEOUT_MS);
-      const restore = writeWorkspaceSettings(workspace, { 'megabyte.completion.minConfidence': 0 });
-      try {
-        await sleep(1500); // the workbench picks up .vscode/settings.json
-        await workbench.openFile('zero.py');
-        await page.keyboard.press('Control+End');
-        await page.keyboard.type(WRONG_TYPED, { delay: 40 });
-        await page.keyboard.press('Enter');
-        const ghost = workbench.ghost();
-        await ghost.waitFor({ state: 'visible', timeout: GHOST_TIMEOUT_MS });
-        await sleep(500); // the whole line's tokens rendered
-        const first = (await ghostText(page)).split('\n')[0];
-        log(`ghost text at minConfidence 0: ${JSON.stringify(first)}`);
-        if (first.trim() === '') throw new Error('the ghost text at minConfidence 0 is blank');
-        note(`minConfidence 0, def fibonacci(n) under circle_area: ghost text ${JSON.stringify(first)}`);
-      } finally {
-        restore();
-      }
+      await workbench.openFile('zero.txt');
+      await page.keyboard.press('Control+End');
+      await page.keyboard.type(WRONG_TYPED, { delay: 40 });
+      await page.keyboard.press('Enter');
+      const ghost = workbench.ghost();
+      await ghost.waitFor({ state: 'visible', timeout: GHOST_TIMEOUT_MS });
+      await sleep(500); // the whole line's tokens rendered
+      const first = (await ghostText(page)).split('\n')[0];
+      log(`ghost text at minConfidence 0: ${JSON.stringify(first)}`);
+      if (first.trim() === '') throw new Error('the ghost text at minConfidence 0 is blank');
+      // the engine answered at threshold 0 (the override reached it), not uncalibrated
+      const line = extensionLog(workspace).filter((l) => /zero\.txt v\d+ @\d+: \d+ candidates/.test(l)).pop() ?? '';
+      if (!/at confidence 0[,\s]|at confidence 0$/.test(line)) throw new Error(`the extension did not ask at minConfidence 0: ${line}`);
+      note(`minConfidence 0, def fibonacci(n) under circle_area: ghost text ${JSON.stringify(first)}`);
     },
   },
   {

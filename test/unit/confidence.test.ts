@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import {
-  CONFIDENCE_FEATURES, Calibration, confidenceBlockError, cutPoints, modelDigest, present, type ConfidenceBlock, type Scored,
+  CONFIDENCE_FEATURES, Calibration, confidenceBlockError, confidenceSkew, cutPoints, modelDigest, present, type ConfidenceBlock, type Scored,
 } from '../../src/engine/confidence';
 import { isRight, keptAndWrong } from '../../src/bench/positions';
 import { fitLogistic } from '../../src/bench/calibration';
@@ -53,6 +53,19 @@ test('present: fewer than 3 visible characters are never shown under a threshold
   assert.equal(p.shown, '');
 });
 
+test('a copy from the document (the match model predicted its bytes) scores by its share copied and the context it starts from', () => {
+  const cal = new Calibration(block(w({ bias: -2, copied: 1, copy_start: 8 })));
+  const text = 'value = 1';
+  const copied = (lens: number[]) => present([{ ...cand(text, 0.5), copyLen: lens }], ctx, cal, 0)[0].confidence!;
+  const n = Buffer.byteLength(text);
+  const long = copied(Array.from({ length: n }, (_, i) => 15 + i)); // a copy after 15 matching symbols
+  const short = copied(Array.from({ length: n }, (_, i) => 4 + i));
+  const none = copied(Array(n).fill(0));
+  const noInfo = present([cand(text, 0.5)], ctx, cal, 0)[0].confidence!; // rows without copyLen: no copies
+  assert.ok(long > short && short > none, `${long} > ${short} > ${none}`);
+  assert.equal(noInfo, none);
+});
+
 test('agreement between candidates raises confidence', () => {
   const cal = new Calibration(block(w({ bias: -1, agree: 3 })));
   const ctx3 = { ...ctx, candidates: 3 };
@@ -63,7 +76,11 @@ test('agreement between candidates raises confidence', () => {
 
 test('a calibration block is checked field by field; the digest changes with the network, the mixing and the generation rule', () => {
   assert.equal(confidenceBlockError(block(w({}))), undefined);
-  assert.match(confidenceBlockError({ ...block(w({})), features: ['bias'] })!, /features/);
+  assert.match(confidenceBlockError({ ...block(w({})), features: 'bias' })!, /features/);
+  // other features (another version's fit): well formed, but not used
+  assert.equal(confidenceBlockError({ ...block([1]), features: ['bias'] }), undefined);
+  assert.match(confidenceSkew({ ...block([1]), features: ['bias'] })!, /features/);
+  assert.equal(confidenceSkew(block(w({}))), undefined);
   assert.match(confidenceBlockError({ ...block(w({})), weights: [1, 2] })!, /weights/);
   assert.match(confidenceBlockError({ ...block(w({})), weights: w({ bias: NaN }) })!, /weights/);
   assert.match(confidenceBlockError({ ...block(w({})), threshold: 2 })!, /threshold/);

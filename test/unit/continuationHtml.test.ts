@@ -24,7 +24,7 @@ const HOSTILE = [
 
 function result(texts: string[]): CompleteResult {
   return {
-    candidates: texts.map((text) => ({ text, bits: Array.from(Buffer.from(text, 'utf8'), (_, i) => (i % 7) * 0.9), stoppedBy: 'budget', offered: text, shown: text })),
+    candidates: texts.map((text) => ({ text, bits: Array.from(Buffer.from(text, 'utf8'), (_, i) => (i % 7) * 0.9), stoppedBy: 'budget', copyLen: [], offered: text, shown: text })),
     ms: { encode: 5, first: 12.5, total: 40 },
     ep: 'cpu',
     contextBytes: 1234,
@@ -141,8 +141,8 @@ test('confidenceLevel maps bits per byte to levels 0..4 with upper bounds 0.5, 1
 test('continuationView counts UTF-8 bytes, averages bits over them and reports the generation speed', () => {
   const r: CompleteResult = {
     candidates: [
-      { text: 'é😀', bits: [1, 1, 2, 2, 2, 2, 99], stoppedBy: 'eom', offered: 'é😀', shown: 'é😀' }, // one bit too many: ignored
-      { text: 'ab', bits: [0.25], stoppedBy: 'time', offered: 'ab', shown: 'ab' }, // one bit short: the second byte has none
+      { text: 'é😀', bits: [1, 1, 2, 2, 2, 2, 99], stoppedBy: 'eom', copyLen: [], offered: 'é😀', shown: 'é😀' }, // one bit too many: ignored
+      { text: 'ab', bits: [0.25], stoppedBy: 'time', copyLen: [], offered: 'ab', shown: 'ab' }, // one bit short: the second byte has none
     ],
     ms: { encode: 1, first: 7, total: 9 },
     ep: 'cuda',

@@ -7,7 +7,7 @@ import type { Candidate, CompleteResult } from '../../src/engine/api';
 import { describeShown, textsOf } from '../../src/extension/offer';
 
 function cand(offered: string, shown: string, confidence?: number): Candidate {
-  return { text: `${offered}\n\n`, bits: [], stoppedBy: 'block', offered, shown, confidence, shownConfidence: shown ? confidence : undefined };
+  return { text: `${offered}\n\n`, bits: [], stoppedBy: 'block', copyLen: [], offered, shown, confidence, shownConfidence: shown ? confidence : undefined };
 }
 
 const result = (candidates: Candidate[], calibrated = true, threshold = 0.6): Pick<CompleteResult, 'candidates' | 'confidence'> =>
