@@ -8,9 +8,11 @@ import type { Candidate, CompleteRequest } from '../engine/api';
 import { EngineCore } from '../engine/engine';
 import { NEVER_CANCELLED } from '../engine/decoder';
 import {
-  CONFIDENCE_FEATURES, Calibration, MIN_VISIBLE, cutPoints, featuresAt, present, visible,
-  type ConfidenceBlock, type ConfidenceContext, type Scored,
+  CONFIDENCE_FEATURES, Calibration, MIN_VISIBLE, cutPoints, featuresAt, modelDigest, present, visible,
+  type ConfidenceBlock, type ConfidenceContext, type GenerationMixing, type Scored,
 } from '../engine/confidence';
+import type { Manifest } from '../engine/manifest';
+import { fail, stringFlag } from '../cli/args';
 import { SETTINGS } from '../extension/contributes';
 import { isRight, keptAndWrong, type Position, type PositionKind } from './positions';
 
@@ -22,6 +24,43 @@ export interface Row {
   middle: string;
   ctx: ConfidenceContext;
   candidates: Scored[];
+}
+
+/** How generation mixes the network: each has its own calibration (manifest.json confidence holds one block per rule). */
+export const GENERATIONS: readonly GenerationMixing[] = ['network', 'match', 'context-mixing'];
+
+/** --generation's value (undefined: not given). */
+export function generationFlag(p: Parameters<typeof stringFlag>[0]): GenerationMixing | undefined {
+  const g = stringFlag(p, 'generation');
+  if (g === undefined) return undefined;
+  if (!(GENERATIONS as readonly string[]).includes(g)) fail(`--generation must be one of ${GENERATIONS.join(', ')}, got ${g}`);
+  return g as GenerationMixing;
+}
+
+/**
+ * The engine on the CPU, generating by `generation` (default: as the editor does, the match model
+ * on, the context-mixing layer off): 'network' turns the match model off (the
+ * megabyte.performance.matchModel setting), 'context-mixing' turns EngineCore.generationMixing on.
+ */
+export async function engineFor(modelDir: string, generation: GenerationMixing | undefined): Promise<EngineCore> {
+  const engine = await EngineCore.load(modelDir, { executionProviders: ['cpu'], matchModel: generation !== 'network' });
+  if (generation === 'context-mixing') engine.generationMixing = true;
+  if (generation && engine.generationMode() !== generation) {
+    await engine.dispose();
+    throw new Error(`${modelDir} cannot generate by '${generation}' (it generates by '${engine.generationMode()}': no match_model or context_mixing block?)`);
+  }
+  return engine;
+}
+
+/**
+ * The manifest's `confidence` with `block` in: it replaces a block fitted on the same digest;
+ * blocks fitted on another network (no generation rule of this one has their digest) are dropped.
+ */
+export function withBlock(m: Manifest, block: ConfidenceBlock): ConfidenceBlock | ConfidenceBlock[] {
+  const mine = new Set(GENERATIONS.map((g) => modelDigest(m, g)));
+  const old = m.confidence === undefined ? [] : Array.isArray(m.confidence) ? m.confidence : [m.confidence];
+  const kept = old.filter((b) => b.fitted_on !== block.fitted_on && mine.has(b.fitted_on));
+  return kept.length ? [block, ...kept] : block;
 }
 
 /** The editor's default request (the settings' defaults, contributes.ts), everything shown. */

@@ -1,5 +1,5 @@
 // npm run precision -- [--model DIR] [--corpus .cache/corpus-v2] [--positions N] [--seed S]
-//                      [--rows FILE] [--time-ms MS] [--out PREFIX]
+//                      [--rows FILE] [--time-ms MS] [--out PREFIX] [--generation network|match|context-mixing]
 // What the user sees, on the held-out split: realistic cursor positions (positions.ts: start of a
 // line after its indentation, two to four lines from there, mid-line after a word, after ( . = : {)
 // run with the editor's default request; for the model's calibration (manifest `confidence`) at
@@ -12,10 +12,9 @@
 // Last line: the JSON summary.
 import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { EngineCore } from '../engine/engine';
 import { defaultModelDir, fail, intFlag, noPositional, parseArgs, repoRoot, stringFlag, type FlagTable } from '../cli/args';
 import { samplePositions } from './positions';
-import { THRESHOLDS, collect, curvePoint, examples, readRows, reliability, type CurvePoint, type Row } from './calibration';
+import { THRESHOLDS, collect, curvePoint, engineFor, examples, generationFlag, readRows, reliability, type CurvePoint, type Row } from './calibration';
 import { lineChart, writeCharts } from './plot';
 
 const FLAGS = {
@@ -25,7 +24,8 @@ const FLAGS = {
   seed: { value: 'S', help: 'which positions (default 11)' },
   rows: { value: 'FILE', help: 'reuse the rows of an earlier run (JSON lines) instead of generating' },
   'time-ms': { value: 'MS', help: "each request's time budget (default 10000)" },
-  out: { value: 'PREFIX', help: 'where the results go (default test/bench/confidence-<date>)' },
+  out: { value: 'PREFIX', help: 'where the results go (default test/bench/confidence-<date>, -<generation> unless match)' },
+  generation: { value: 'network|match|context-mixing', help: "how generation mixes the network (default: as the editor does, 'match')" },
 } as const satisfies FlagTable;
 
 async function main(): Promise<void> {
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const root = repoRoot();
   const corpus = stringFlag(p, 'corpus') ?? path.join(root, '.cache', 'corpus-v2');
   const seed = intFlag(p, 'seed', 11);
-  const engine = await EngineCore.load(stringFlag(p, 'model') ?? defaultModelDir(), { executionProviders: ['cpu'] });
+  const engine = await engineFor(stringFlag(p, 'model') ?? defaultModelDir(), generationFlag(p));
   const log = (s: string) => console.error(`[precision] ${s}`);
   const t0 = performance.now();
   const rowsFile = stringFlag(p, 'rows');
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     if (!existsSync(path.join(corpus, 'heldout.idx'))) fail(`no held-out split at ${corpus}: run models/training/corpus.py first`);
     const positions = samplePositions(corpus, 'heldout', intFlag(p, 'positions', 400, 1, 100_000), seed);
     log(`${positions.length} held-out positions from ${corpus}`);
-    rows = await collect(engine, positions, rowsFile ?? path.join(root, '.cache', `precision-rows-${seed}.jsonl`), intFlag(p, 'time-ms', 10000, 1), log);
+    rows = await collect(engine, positions, rowsFile ?? path.join(root, '.cache', `precision-rows-${seed}${engine.generationMode() === 'match' ? '' : `-${engine.generationMode()}`}.jsonl`), intFlag(p, 'time-ms', 10000, 1), log);
   }
   const { cal, reason } = engine.calibration();
   if (!cal) log(`no usable calibration: ${reason}`);
@@ -63,7 +63,8 @@ async function main(): Promise<void> {
     reliability: cal ? reliability(rows.flatMap(examples), cal) : [],
     seconds: +((performance.now() - t0) / 1000).toFixed(1),
   };
-  const out = stringFlag(p, 'out') ?? path.join(root, 'test', 'bench', `confidence-${new Date().toISOString().slice(0, 10)}`);
+  const mode = engine.generationMode();
+  const out = stringFlag(p, 'out') ?? path.join(root, 'test', 'bench', `confidence-${new Date().toISOString().slice(0, 10)}${mode === 'match' ? '' : `-${mode}`}`);
   writeFileSync(`${out}.json`, JSON.stringify(summary, null, 1) + '\n');
   writeFileSync(`${out}.md`, markdown(summary, curve));
   if (cal) {

@@ -110,15 +110,18 @@ export class EngineCore {
     return this.generationMixing && this.mixing() ? 'context-mixing' : this.matcher() ? 'match' : 'network';
   }
 
-  /** The manifest's calibration when it was fitted on this model as it generates now; else why not. */
+  /** The manifest's calibration fitted on this model as it generates now; else why there is none. */
   calibration(): { cal?: Calibration; reason?: string } {
-    const b = this.rt.manifest.confidence;
-    if (!b) return { reason: 'the model has no confidence calibration (manifest.json confidence): every candidate is shown' };
-    const skew = confidenceSkew(b);
-    if (skew) return { reason: `${skew}: not used, every candidate is shown; re-fit it with npm run calibrate` };
-    const digest = modelDigest(this.rt.manifest, this.generationMode());
-    if (b.fitted_on !== digest) {
-      return { reason: `the confidence calibration was fitted on another model or generation rule (${b.fitted_on}, this one is ${digest}): not used, every candidate is shown; re-fit it with npm run calibrate` };
+    const m = this.rt.manifest.confidence;
+    const blocks = m === undefined ? [] : Array.isArray(m) ? m : [m];
+    if (!blocks.length) return { reason: 'the model has no confidence calibration (manifest.json confidence): every candidate is shown' };
+    const usable = blocks.filter((b) => !confidenceSkew(b));
+    if (!usable.length) return { reason: `${confidenceSkew(blocks[0])}: not used, every candidate is shown; re-fit it with npm run calibrate` };
+    const mode = this.generationMode();
+    const digest = modelDigest(this.rt.manifest, mode);
+    const b = usable.find((x) => x.fitted_on === digest);
+    if (!b) {
+      return { reason: `no confidence calibration was fitted on this model as it generates now (${mode}, digest ${digest}; the manifest's: ${usable.map((x) => x.fitted_on).join(', ')}): every candidate is shown; re-fit with npm run calibrate` };
     }
     if (this.calFor !== b) {
       this.cal = new Calibration(b);

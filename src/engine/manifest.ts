@@ -38,8 +38,13 @@ export interface Manifest {
   match_model?: MatchParams;
   /** The context-mixing layer over the network and online models (models/training/megabyte/cm.py); optional, needs match_model. */
   context_mixing?: CmBlock;
-  /** The calibration of ghost text's confidence (src/engine/confidence.ts, fitted by src/bench/calibrate.ts); optional. */
-  confidence?: ConfidenceBlock;
+  /**
+   * The calibration of ghost text's confidence (src/engine/confidence.ts, fitted by
+   * src/bench/calibrate.ts); optional. A list holds one block per generation rule (network alone,
+   * with the match model, with the context-mixing layer): the engine uses the one fitted on the
+   * model as it generates now.
+   */
+  confidence?: ConfidenceBlock | ConfidenceBlock[];
 }
 
 export class ModelError extends Error {
@@ -101,8 +106,11 @@ export async function readManifest(dir: string, verify = true): Promise<Manifest
     if (m.match_model === undefined) throw bad('context_mixing needs a match_model (its first match input)');
   }
   if (m.confidence !== undefined) {
-    const err = confidenceBlockError(m.confidence);
-    if (err) throw bad(err);
+    const blocks: unknown[] = Array.isArray(m.confidence) ? m.confidence : [m.confidence];
+    for (const [i, b] of blocks.entries()) {
+      const err = confidenceBlockError(b);
+      if (err) throw bad(Array.isArray(m.confidence) ? `confidence[${i}]: ${err}` : err);
+    }
   }
   if (verify) {
     const realDir = await fs.realpath(dir);

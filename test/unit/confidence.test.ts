@@ -7,7 +7,7 @@ import {
   CONFIDENCE_FEATURES, Calibration, confidenceBlockError, confidenceSkew, cutPoints, modelDigest, present, type ConfidenceBlock, type Scored,
 } from '../../src/engine/confidence';
 import { isRight, keptAndWrong } from '../../src/bench/positions';
-import { fitLogistic } from '../../src/bench/calibration';
+import { fitLogistic, withBlock } from '../../src/bench/calibration';
 
 const block = (weights: number[], threshold = 0.5): ConfidenceBlock => ({ kind: 'test', fitted_on: 'x', features: [...CONFIDENCE_FEATURES], weights, threshold });
 const w = (f: Partial<Record<(typeof CONFIDENCE_FEATURES)[number], number>>) => CONFIDENCE_FEATURES.map((n) => f[n] ?? 0);
@@ -117,4 +117,14 @@ test('the logistic fit recovers a separable rule and predicts rates near the obs
   const observed = lo.reduce((a, d) => a + d.y, 0) / lo.length;
   const predicted = lo.reduce((a, d) => a + cal.probability(d.x), 0) / lo.length;
   assert.ok(Math.abs(observed - predicted) < 0.1, `${observed} vs ${predicted}`);
+});
+
+test('withBlock: one block per generation rule of this network; a re-fit replaces its rule\'s block, blocks of another network go', () => {
+  const m = { files: [{ sha256: 'aa' }], match_model: { lambda: [0.5] } } as unknown as Parameters<typeof withBlock>[0];
+  const b = (gen: 'network' | 'match', t: number): ConfidenceBlock => ({ ...block(w({}), t), fitted_on: modelDigest(m, gen) });
+  const stale: ConfidenceBlock = { ...block(w({})), fitted_on: 'ffffffffffffffff' };
+  assert.deepEqual(withBlock({ ...m, confidence: stale }, b('match', 0.5)), b('match', 0.5));
+  const both = withBlock({ ...m, confidence: b('network', 0.6) }, b('match', 0.5));
+  assert.deepEqual(both, [b('match', 0.5), b('network', 0.6)]);
+  assert.deepEqual(withBlock({ ...m, confidence: both }, b('match', 0.4)), [b('match', 0.4), b('network', 0.6)]);
 });
