@@ -4,7 +4,7 @@
 // candidate's cut points labelled right or wrong, a logistic regression over confidence.ts's
 // features, and the curve of coverage, precision and characters kept vs shown wrong by threshold.
 import { createWriteStream, readFileSync } from 'node:fs';
-import type { Candidate, CompleteRequest } from '../engine/api';
+import { DEFAULT_OPTIONS, type Candidate, type CompleteRequest } from '../engine/api';
 import { EngineCore } from '../engine/engine';
 import { NEVER_CANCELLED } from '../engine/decoder';
 import {
@@ -38,13 +38,15 @@ export function generationFlag(p: Parameters<typeof stringFlag>[0]): GenerationM
 }
 
 /**
- * The engine on the CPU, generating by `generation` (default: as the editor does, the match model
- * on, the context-mixing layer off): 'network' turns the match model off (the
- * megabyte.performance.matchModel setting), 'context-mixing' turns EngineCore.generationMixing on.
+ * The engine on the CPU, generating by `generation` (default: as the editor does, with the
+ * settings' defaults): 'network' turns the match model off (megabyte.performance.matchModel),
+ * 'match' the context-mixing layer in generation (megabyte.performance.generationMixing).
  */
 export async function engineFor(modelDir: string, generation: GenerationMixing | undefined): Promise<EngineCore> {
-  const engine = await EngineCore.load(modelDir, { executionProviders: ['cpu'], matchModel: generation !== 'network' });
-  if (generation === 'context-mixing') engine.generationMixing = true;
+  const engine = await EngineCore.load(modelDir, {
+    executionProviders: ['cpu'], matchModel: generation !== 'network',
+    generationMixing: generation === undefined ? DEFAULT_OPTIONS.generationMixing : generation === 'context-mixing',
+  });
   if (generation && engine.generationMode() !== generation) {
     await engine.dispose();
     throw new Error(`${modelDir} cannot generate by '${generation}' (it generates by '${engine.generationMode()}': no match_model or context_mixing block?)`);

@@ -68,7 +68,8 @@ async function main(): Promise<void> {
   const hasMatch = engine.matcher() !== undefined;
   const result: Record<string, unknown> = { model: engine.info().name, spans: spans.length, candidates: intFlag(p, 'candidates', 3, 1, 16) };
   // mixed: the context-mixing layer in generation too (engine.generationMixing; the editor's default
-  // is off, i.e. match_only, until the layer ends middles as often: see EngineCore.generationMixing);
+  // is off, i.e. match_only: with CandidateCm.greedy's rule the layer is as good as the match model
+  // alone here, not better, and slower: see EngineCore.generationMixing);
   // match_only: the network mixed with the match model alone (the mixing before that layer)
   const modes = !hasMatch || p.flags.has('network-only') ? ['network_only'] : engine.mixing() ? ['mixed', 'match_only', 'network_only'] : ['mixed', 'network_only'];
   for (const mode of modes) {

@@ -17,6 +17,12 @@ export interface EngineOptions {
   memoryBudgetBytes: number;
   /** Mix in the model's match model (manifest.json `match_model`, copies from the file) when it has one. */
   matchModel: boolean;
+  /**
+   * Generate with the context-mixing layer (manifest.json `context_mixing`: online models that
+   * learn the document, mixed with the network and the match model) when the model has one; off:
+   * the network and the match model alone (EngineCore.generationMixing). Scoring always uses it.
+   */
+  generationMixing: boolean;
 }
 
 export const DEFAULT_OPTIONS: EngineOptions = {
@@ -26,6 +32,7 @@ export const DEFAULT_OPTIONS: EngineOptions = {
   suffixBytes: 2048,
   memoryBudgetBytes: 512 * 1024 * 1024,
   matchModel: true,
+  generationMixing: true,
 };
 
 export interface ModelInfo {

@@ -67,20 +67,24 @@ export class EngineCore {
   contextMixing = true;
   /**
    * Whether generation uses the context-mixing layer too (scoring always does; false: the match
-   * model alone). With CandidateCm.greedy's rule (the match model's linear rule decides where a
-   * middle ends and where a copy runs on) it is as good as the match model alone, not better: npm
-   * run infill -- --spans 200, one run: exact with the suffix 9 % of one-line and 5 % of 2-4-line
-   * middles, ended by the model 21 % and 28 %, both ways (with the plain argmax of the mixed
-   * distribution: 4 % ended, 7 % exact). Off by default because it costs: a background pass of
-   * about 8-10 s per MB of document and ~220 MB of tables at 1 MB, generation about a quarter
-   * slower; and a manifest's confidence calibration is fitted for one generation rule.
+   * model alone; from EngineOptions.generationMixing, megabyte.performance.generationMixing). With
+   * CandidateCm.greedy's rule (the match model's linear rule decides where a middle ends and where
+   * a copy runs on) infilling is as good as with the match model alone (npm run infill -- --spans
+   * 200: exact with the suffix 9 % of one-line and 5 % of 2-4-line middles, ended by the model 21 %
+   * and 28 %, both ways), and what the editor shows is better: held-out positions, each rule with
+   * its own calibration (npm run precision -- --positions 1200 --seed 12 [--generation match]):
+   * coverage 34.8 % vs 33.5 %, precision 75.5 % vs 72.1 %, characters kept 4,760 vs 3,624 for
+   * 1,133 vs 1,022 shown wrong. It costs a background pass of about 8-10 s per MB of document
+   * (until it has caught up a request uses the match model alone, and its calibration) and ~220 MB
+   * of tables at 1 MB, and generation about a quarter slower.
    */
-  generationMixing = false;
+  generationMixing: boolean;
   /** Inputs of the context-mixing layer left out when scoring (cm.ts CM_INPUTS names; 'network': the CM alone): ablations. */
   cmWithout: readonly string[] = [];
 
   constructor(public rt: ModelRuntime, options: Partial<EngineOptions> = {}) {
     this.options = { ...DEFAULT_OPTIONS, ...options };
+    this.generationMixing = this.options.generationMixing;
   }
 
   static async load(dir: string, options: Partial<EngineOptions> = {}, faults: Pick<RuntimeOptions, 'simulateEp' | 'failNextRunOn'> = {}): Promise<EngineCore> {
@@ -110,14 +114,13 @@ export class EngineCore {
     return this.generationMixing && this.mixing() ? 'context-mixing' : this.matcher() ? 'match' : 'network';
   }
 
-  /** The manifest's calibration fitted on this model as it generates now; else why there is none. */
-  calibration(): { cal?: Calibration; reason?: string } {
+  /** The manifest's calibration fitted on this model generating by `mode` (default: as it generates now); else why there is none. */
+  calibration(mode: GenerationMixing = this.generationMode()): { cal?: Calibration; reason?: string } {
     const m = this.rt.manifest.confidence;
     const blocks = m === undefined ? [] : Array.isArray(m) ? m : [m];
     if (!blocks.length) return { reason: 'the model has no confidence calibration (manifest.json confidence): every candidate is shown' };
     const usable = blocks.filter((b) => !confidenceSkew(b));
     if (!usable.length) return { reason: `${confidenceSkew(blocks[0])}: not used, every candidate is shown; re-fit it with npm run calibrate` };
-    const mode = this.generationMode();
     const digest = modelDigest(this.rt.manifest, mode);
     const b = usable.find((x) => x.fitted_on === digest);
     if (!b) {
@@ -376,14 +379,15 @@ export class EngineCore {
       mixers.release();
     }
     const tEnd = now();
-    const { candidates, confidence } = this.presentCandidates(d, req, assembleCandidates(g));
+    const mixing = mixers.cm ? 'context-mixing' : mixers.runs ? 'match' : 'network';
+    const { candidates, confidence } = this.presentCandidates(d, req, assembleCandidates(g), mixing);
     return {
       candidates,
       confidence,
       ms: { encode: round(tEncode - t0), first: round((tFirst || tEnd) - t0), total: round(tEnd - t0) },
       ep: this.rt.ep,
       contextBytes: prep.cursor - this.windowStart(d, prep.cursor),
-      mixing: mixers.cm ? 'context-mixing' : mixers.runs ? 'match' : 'network',
+      mixing,
     };
   }
 
@@ -392,8 +396,9 @@ export class EngineCore {
    * calibrated confidence and cut to their confident part at the request's threshold; the most
    * confident first.
    */
-  private presentCandidates(d: Doc, req: CompleteRequest, raw: RawCandidate[]): { candidates: Candidate[]; confidence: CompleteResult['confidence'] } {
-    const { cal, reason } = this.calibration();
+  private presentCandidates(d: Doc, req: CompleteRequest, raw: RawCandidate[], mixing: GenerationMixing): { candidates: Candidate[]; confidence: CompleteResult['confidence'] } {
+    // the calibration of how this request was generated (the layer's state may not be ready yet: the match model alone then)
+    const { cal, reason } = this.calibration(mixing);
     const threshold = !cal ? 0 : req.minConfidence ?? cal.block.threshold;
     const lineStart = d.text.lastIndexOf('\n', req.offset - 1) + 1;
     const ctx = { linePrefix: d.text.slice(lineStart, req.offset), suffix: d.text.slice(req.offset, req.offset + SUFFIX_CHARS), candidates: req.candidates };
@@ -479,6 +484,10 @@ export class EngineCore {
     let s;
     const cm = mixers.cm?.[c];
     const copy = mixers.runs?.[c].prediction;
+    // the match run this candidate follows (the layer's first match input, or the match model's)
+    const run = cm ? cm.match : mixers.runs?.[c];
+    const predicted = run?.prediction.symbol ?? -1;
+    const runLength = run?.length ?? 0;
     if (cm && opts.temperature <= 0 && !opts.rank) s = cm.greedy(logits, row * VOCAB_SIZE, (x) => allowed(x, opts.next, opts.allowEnd));
     else if (cm) s = sample(cm.row(logits, row * VOCAB_SIZE, g.row), 0, opts);
     else if (copy && copy.symbol >= 0 && copy.lambda > 0) {
@@ -491,7 +500,7 @@ export class EngineCore {
     }
     g.outs[c].push(s.symbol);
     g.bits[c].push(s.bits);
-    g.copyLen[c].push(copy && copy.symbol === s.symbol ? mixers.runs![c].length : 0);
+    g.copyLen[c].push(predicted === s.symbol ? runLength : 0);
     cm?.push(s.symbol);
     mixers.runs?.[c].push(s.symbol);
     return s.symbol;

@@ -67,6 +67,13 @@ export const cutRepeatedPhrase: Filter = (text) => {
  */
 export const trimTrailingWhitespaceLines: Filter = (text) => text.replace(/(?:\r?\n[ \t]*)*\r?$/, '');
 
+/**
+ * A run of 3 or more spaces or tabs at the very end is padding the byte budget cut off (the model
+ * was aligning a comment or a table), not the start of the next token: cut it. One or two
+ * trailing spaces stay ("return ", "x =  ").
+ */
+export const cutTrailingSpaceRun: Filter = (text) => text.replace(/[ \t]{3,}$/, '');
+
 /** Overlaps shorter than this that end mid-line may be coincidence ("a + b" before "b + c"). */
 const MIN_MID_LINE_OVERLAP = 8;
 
@@ -100,6 +107,7 @@ export const FILTERS: readonly Filter[] = [
   trimTrailingWhitespaceLines,
   cutSuffixOverlap,
   trimTrailingWhitespaceLines,
+  cutTrailingSpaceRun,
   dropBlank,
 ];
 

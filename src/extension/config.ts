@@ -126,6 +126,7 @@ export class Config {
       suffixBytes: clampSetting('megabyte.performance.suffixBytes', c.get(key('megabyte.performance.suffixBytes'))),
       memoryBudgetBytes: clampSetting('megabyte.performance.memoryBudgetMB', c.get(key('megabyte.performance.memoryBudgetMB'))) * 2 ** 20,
       matchModel: bool(c.get('matchModel'), SETTINGS['megabyte.performance.matchModel'].default),
+      generationMixing: bool(c.get('generationMixing'), SETTINGS['megabyte.performance.generationMixing'].default),
     };
   }
 }

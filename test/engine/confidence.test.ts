@@ -63,7 +63,7 @@ test('a calibration fitted on another network is not used: the engine says why a
     writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ ...m, confidence: other }));
     const e = await EngineCore.load(dir, { executionProviders: ['cpu'], threads: 1 });
     try {
-      assert.match(e.info().uncalibrated ?? '', /no confidence calibration was fitted on this model as it generates now \(match, digest [0-9a-f]{16}; the manifest's: 0123456789abcdef/);
+      assert.match(e.info().uncalibrated ?? '', /no confidence calibration was fitted on this model as it generates now \(context-mixing, digest [0-9a-f]{16}; the manifest's: 0123456789abcdef/);
       const r = await answer(e, WRONG);
       assert.equal(r.confidence.calibrated, false);
       assert.equal(r.confidence.threshold, 0);

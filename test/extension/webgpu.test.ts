@@ -85,6 +85,9 @@ describe('WebGPU provider', () => {
     // A software adapter compiles every new shader shape on the CPU: one short candidate keeps it to the shapes the engine tests already compiled.
     restores.push(await withSetting('megabyte.completion', 'candidates', 1));
     restores.push(await withSetting('megabyte.completion', 'maxBytes', 16));
+    // and a longer time budget: a step that meets a new shape takes seconds there, and a candidate
+    // cut by the 2 s default after its indentation is offered as nothing
+    restores.push(await withSetting('megabyte.completion', 'timeBudgetMs', 20_000));
     const t0 = Date.now();
     const texts = await ghostText(180_000);
     assert.equal(model(api)?.ep, 'webgpu', 'still serving on WebGPU after the completion');

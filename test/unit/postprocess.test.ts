@@ -7,6 +7,7 @@ import {
   cutRepeatedLines,
   cutRepeatedPhrase,
   cutSuffixOverlap,
+  cutTrailingSpaceRun,
   dedupe,
   dropBlank,
   postprocess,
@@ -106,6 +107,15 @@ test('cutSuffixOverlap cuts a long overlap even in the middle of the suffix line
 
 test('cutSuffixOverlap leaves candidates alone when nothing follows the cursor', () => {
   assert.equal(cutSuffixOverlap('anything)', nowhere), 'anything)');
+});
+
+test('cutTrailingSpaceRun cuts padding the budget cut off at the end, keeps one or two trailing spaces', () => {
+  const ctx = { prefixLine: '', suffix: '' };
+  assert.equal(cutTrailingSpaceRun('#' + ' '.repeat(250), ctx), '#');
+  assert.equal(cutTrailingSpaceRun('x = 1\t\t\t', ctx), 'x = 1');
+  assert.equal(cutTrailingSpaceRun('return ', ctx), 'return ');
+  assert.equal(cutTrailingSpaceRun('a  ', ctx), 'a  ');
+  assert.deepEqual(postprocess(['    ' + ' '.repeat(40)], ctx), [], 'whitespace only: dropped');
 });
 
 test('dropBlank drops empty and whitespace-only candidates', () => {
