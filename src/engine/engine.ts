@@ -73,18 +73,24 @@ export class EngineCore {
    * 200: exact with the suffix 9 % of one-line and 5 % of 2-4-line middles, ended by the model 21 %
    * and 28 %, both ways), and what the editor shows is better: held-out positions, each rule with
    * its own calibration (npm run precision -- --positions 1200 --seed 12 [--generation match]):
-   * coverage 34.8 % vs 33.5 %, precision 75.5 % vs 72.1 %, characters kept 4,760 vs 3,624 for
-   * 1,133 vs 1,022 shown wrong. It costs a background pass of about 8-10 s per MB of document
+   * coverage 37.8 % vs 33.5 %, precision 74.2 % vs 72.1 %, characters kept 4,990 vs 3,625 for
+   * 1,335 vs 1,022 shown wrong. It costs a background pass of about 8-10 s per MB of document
    * (until it has caught up a request uses the match model alone, and its calibration) and ~220 MB
-   * of tables at 1 MB, and generation about a quarter slower.
+   * of tables at 1 MB, and generation about a quarter slower. Reads and writes the option (the
+   * worker's configure() changes it).
    */
-  generationMixing: boolean;
+  get generationMixing(): boolean {
+    return this.options.generationMixing;
+  }
+
+  set generationMixing(on: boolean) {
+    this.options = { ...this.options, generationMixing: on };
+  }
   /** Inputs of the context-mixing layer left out when scoring (cm.ts CM_INPUTS names; 'network': the CM alone): ablations. */
   cmWithout: readonly string[] = [];
 
   constructor(public rt: ModelRuntime, options: Partial<EngineOptions> = {}) {
     this.options = { ...DEFAULT_OPTIONS, ...options };
-    this.generationMixing = this.options.generationMixing;
   }
 
   static async load(dir: string, options: Partial<EngineOptions> = {}, faults: Pick<RuntimeOptions, 'simulateEp' | 'failNextRunOn'> = {}): Promise<EngineCore> {
