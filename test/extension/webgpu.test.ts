@@ -88,6 +88,9 @@ describe('WebGPU provider', () => {
     // and a longer time budget: a step that meets a new shape takes seconds there, and a candidate
     // cut by the 2 s default after its indentation is offered as nothing
     restores.push(await withSetting('megabyte.completion', 'timeBudgetMs', 20_000));
+    // and the match model alone in generation: this is about the provider, and the layer's greedy
+    // text here starts with indentation that 16 bytes cut to nothing offered
+    restores.push(await withSetting('megabyte.performance', 'generationMixing', false));
     const t0 = Date.now();
     const texts = await ghostText(180_000);
     assert.equal(model(api)?.ep, 'webgpu', 'still serving on WebGPU after the completion');

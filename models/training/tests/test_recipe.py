@@ -124,7 +124,13 @@ def test_the_bundled_model_dir_is_the_source_of_its_weights():
     if not blob:
         pytest.skip("the removed checkpoint is not in this clone's history")
     import io
-    old = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=False)["model"]
+    ck = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=False)
+    segments = json.load(open(os.path.join(mdir, "manifest.json")))["training"]["segments"]
+    if len(ck.get("history", [])) + ("step" in ck) < len(segments):
+        # trained on since that checkpoint (segment 6 on): the weights differ by design; the
+        # rebuild from graphs stays checked bit for bit on the tiny models (test_init_from_...)
+        return
+    old = ck["model"]
     _, state = state_dict_from_model_dir(mdir)
     assert list(old) == list(state)
     for k in old:
