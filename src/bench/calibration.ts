@@ -8,7 +8,7 @@ import { DEFAULT_OPTIONS, type Candidate, type CompleteRequest } from '../engine
 import { EngineCore } from '../engine/engine';
 import { NEVER_CANCELLED } from '../engine/decoder';
 import {
-  CONFIDENCE_FEATURES, Calibration, MIN_VISIBLE, cutPoints, featuresAt, modelDigest, present, visible,
+  CONFIDENCE_FEATURES, Calibration, MIN_VISIBLE, confidenceBlocks, cutPoints, featuresAt, modelDigest, present, visible,
   type ConfidenceBlock, type ConfidenceContext, type GenerationMixing, type Scored,
 } from '../engine/confidence';
 import type { Manifest } from '../engine/manifest';
@@ -60,7 +60,7 @@ export async function engineFor(modelDir: string, generation: GenerationMixing |
  */
 export function withBlock(m: Manifest, block: ConfidenceBlock): ConfidenceBlock | ConfidenceBlock[] {
   const mine = new Set(GENERATIONS.map((g) => modelDigest(m, g)));
-  const old = m.confidence === undefined ? [] : Array.isArray(m.confidence) ? m.confidence : [m.confidence];
+  const old = confidenceBlocks(m.confidence);
   const kept = old.filter((b) => b.fitted_on !== block.fitted_on && mine.has(b.fitted_on));
   return kept.length ? [block, ...kept] : block;
 }

@@ -70,6 +70,11 @@ export function confidenceBlockError(b: unknown): string | undefined {
   return undefined;
 }
 
+/** manifest.json `confidence` as a list: one block, a list of them (one per generation rule), or none. */
+export function confidenceBlocks(c: ConfidenceBlock | ConfidenceBlock[] | undefined): ConfidenceBlock[] {
+  return c === undefined ? [] : Array.isArray(c) ? c : [c];
+}
+
 /** Why a well-formed block cannot be used by this engine (other features than CONFIDENCE_FEATURES: fitted by another version), or undefined. */
 export function confidenceSkew(b: ConfidenceBlock): string | undefined {
   if (b.features.join() === CONFIDENCE_FEATURES.join()) return undefined;

@@ -18,7 +18,7 @@ import { allowed, bitsOf, nextByteRange, rng, sample } from './sampling';
 import { checkStop, utf8Complete, type StopContext } from './stops';
 import { MatchModel, MatchRun, mixRow, mixedBits } from './match';
 import { CandidateCm, CmBlock, CmScorer, DocumentCm, MatchIn } from './cm';
-import { Calibration, confidenceSkew, modelDigest, present, type GenerationMixing } from './confidence';
+import { Calibration, confidenceBlocks, confidenceSkew, modelDigest, present, type GenerationMixing } from './confidence';
 
 export const MAX_CONTEXT_BYTES = 1_000_000;
 /** The window's start moves in steps of this many bytes, so a cursor that moves a little keeps the cache. */
@@ -73,8 +73,8 @@ export class EngineCore {
    * 200: exact with the suffix 9 % of one-line and 5 % of 2-4-line middles, ended by the model 21 %
    * and 28 %, both ways), and what the editor shows is better: held-out positions, each rule with
    * its own calibration (npm run precision -- --positions 1200 --seed 12 [--generation match]):
-   * coverage 37.8 % vs 33.5 %, precision 74.2 % vs 72.1 %, characters kept 4,990 vs 3,625 for
-   * 1,335 vs 1,022 shown wrong. It costs a background pass of about 8-10 s per MB of document
+   * coverage 38.3 % vs 32.3 %, precision 73.4 % vs 70.8 %, characters kept 5,112 vs 3,404 for
+   * 1,293 vs 1,004 shown wrong. It costs a background pass of about 8-10 s per MB of document
    * (until it has caught up a request uses the match model alone, and its calibration) and ~220 MB
    * of tables at 1 MB, and generation about a quarter slower. Reads and writes the option (the
    * worker's configure() changes it).
@@ -122,8 +122,7 @@ export class EngineCore {
 
   /** The manifest's calibration fitted on this model generating by `mode` (default: as it generates now); else why there is none. */
   calibration(mode: GenerationMixing = this.generationMode()): { cal?: Calibration; reason?: string } {
-    const m = this.rt.manifest.confidence;
-    const blocks = m === undefined ? [] : Array.isArray(m) ? m : [m];
+    const blocks = confidenceBlocks(this.rt.manifest.confidence);
     if (!blocks.length) return { reason: 'the model has no confidence calibration (manifest.json confidence): every candidate is shown' };
     const usable = blocks.filter((b) => !confidenceSkew(b));
     if (!usable.length) return { reason: `${confidenceSkew(blocks[0])}: not used, every candidate is shown; re-fit it with npm run calibrate` };

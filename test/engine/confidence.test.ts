@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { EngineCore } from '../../src/engine/engine';
 import type { CompleteRequest } from '../../src/engine/api';
-import type { ConfidenceBlock } from '../../src/engine/confidence';
+import { confidenceBlocks, type ConfidenceBlock } from '../../src/engine/confidence';
 import { MODEL_DIR } from './helpers';
 
 // greet_loud repeats greet's body: the rest of `return mess` is `age` (the real-editor test's case)
@@ -29,8 +29,7 @@ async function answer(e: EngineCore, text: string, minConfidence?: number) {
   return r;
 }
 
-const blocks = (m: { confidence?: ConfidenceBlock | ConfidenceBlock[] }): ConfidenceBlock[] =>
-  m.confidence === undefined ? [] : Array.isArray(m.confidence) ? m.confidence : [m.confidence];
+const blocks = (m: { confidence?: ConfidenceBlock | ConfidenceBlock[] }): ConfidenceBlock[] => confidenceBlocks(m.confidence);
 
 test('the bundled model is calibrated as the editor generates: sure and right text shown, a wrong copy held back, minConfidence 0 shows all', async () => {
   const e = await EngineCore.load(MODEL_DIR, { executionProviders: ['cpu'], threads: 1 });
