@@ -7,11 +7,12 @@
 // stdout: one JSON object per measurement, the summary object last. Progress goes to stderr.
 // Writes test/bench/results-<date>[-quick].md and .json, and the plots next to them.
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { EXECUTION_PROVIDERS, type CompleteRequest, type ExecutionProvider } from '../engine/api';
 import { startEngine } from '../engine/client';
 import { BOS } from '../engine/contract';
@@ -52,6 +53,8 @@ export interface Config {
   heldoutMaxFile: number;
   nextLines: number;
   longContext: boolean;
+  /** Files of the synthetic workspace the worker lists (measureWorkspace). */
+  workspaceFiles: number;
 }
 
 const FULL: Config = {
@@ -71,6 +74,7 @@ const FULL: Config = {
   heldoutMaxFile: 1 * MB,
   nextLines: 30,
   longContext: true,
+  workspaceFiles: 50_000,
 };
 
 // --quick keeps to about a minute on 2 cores: the plain model is too slow for 10 KB documents
@@ -92,6 +96,7 @@ const QUICK: Config = {
   heldoutMaxFile: 16 * KB,
   nextLines: 10,
   longContext: false,
+  workspaceFiles: 5_000,
 };
 
 // --gpu: one prepared command on a lent GPU machine, well inside its 10-minute limit (the baseline
@@ -147,7 +152,7 @@ interface Flags {
 }
 
 /** The parts --only can run alone. */
-const ONLY_PARTS = ['memory'] as const;
+const ONLY_PARTS = ['memory', 'workspace'] as const;
 type OnlyPart = (typeof ONLY_PARTS)[number];
 
 /** The bench's flags; `--child` and `--bytes` are how it runs its own memory child processes. */
@@ -689,6 +694,86 @@ async function measureResponsiveness(cfg: Config, f: Flags, src: Source, inProce
   }
 }
 
+// ---- 5b. a large workspace ----------------------------------------------------------------
+
+/** A synthetic project of `n` small TypeScript files in folders of 100, each importing its neighbours, plus what must be skipped. */
+function writeWorkspace(root: string, n: number): string {
+  mkdirSync(root, { recursive: true });
+  writeFileSync(path.join(root, '.gitignore'), 'generated/\n');
+  for (const skipped of ['node_modules/dep', 'generated']) {
+    mkdirSync(path.join(root, skipped), { recursive: true });
+    for (let i = 0; i < 200; i++) writeFileSync(path.join(root, skipped, `x${i}.ts`), `export const x${i} = ${i};\n`);
+  }
+  for (let i = 0; i < n; i++) {
+    const dir = path.join(root, 'src', `m${Math.floor(i / 100)}`);
+    if (i % 100 === 0) mkdirSync(dir, { recursive: true });
+    const j = i % 100;
+    writeFileSync(path.join(dir, `f${j}.ts`),
+      `import { value${(j + 1) % 100} } from './f${(j + 1) % 100}';\n\n` +
+      `/** Part ${i} of the synthetic project. */\nexport function value${j}(x: number): number {\n  return value${(j + 1) % 100}(x) + ${i};\n}\n`);
+  }
+  return path.join(root, 'src', 'm0', 'f0.ts');
+}
+
+/**
+ * Workspace context on a large project, through the worker as the extension uses it: the
+ * extension host's longest stall while the worker lists `n` files, and completions asked during
+ * the listing against the same completions before it (side by side, same document).
+ */
+async function measureWorkspace(cfg: Config, f: Flags): Promise<void> {
+  const n = cfg.workspaceFiles;
+  const root = path.join(os.tmpdir(), `megabyte-bench-ws-${process.pid}`);
+  log(`workspace: ${n} files`);
+  const file = writeWorkspace(root, n);
+  const engine = startEngine({ workerPath: path.join(ROOT, 'dist', 'worker.js'), executionProviders: f.ep, threads: f.threads });
+  try {
+    await engine.load(f.model);
+    const text = readFileSync(file, 'utf8');
+    const uri = pathToFileURL(file).href;
+    const offset = text.indexOf('return ') + 'return '.length;
+    engine.sync(uri, 1, text, offset);
+    const ask = async () => {
+      const t = now();
+      await engine.complete({ ...request(uri, 1, offset), nearFirst: true });
+      return now() - t;
+    };
+    for (let i = 0; i < 3; i++) await ask(); // warm
+    const before: number[] = [];
+    for (let i = 0; i < 10; i++) before.push(await ask());
+    const mon = stallMonitor();
+    const t0 = now();
+    engine.configureWorkspace({ enabled: true, roots: [root], exclude: ['**/*.snap'], gitignore: true, budgetBytes: 65536 });
+    const during: number[] = [];
+    let info = await engine.context(uri);
+    while (!info.index?.done && now() - t0 < 600_000) {
+      during.push(await ask());
+      info = await engine.context(uri);
+    }
+    const discoveryMs = now() - t0;
+    const stall = mon.stop();
+    // the document's context, once the worker has assembled it with the whole index
+    const tCtx = now();
+    while (info.parts.length === 0 && now() - tCtx < 30_000) {
+      await ask();
+      info = await engine.context(uri);
+    }
+    const stats = await engine.stats() as { cacheBytes: number; indexBytes?: number; rss: number };
+    emit({
+      measure: 'workspace', files_written: n, files_listed: info.index?.files ?? 0, discovery_ms: round(discoveryMs),
+      extension_host: stall, max_stall_ms: Math.max(stall.max_delay_ms, stall.max_interval_gap_ms),
+      complete_ms_before: { p50: round(median(before)), max: round(Math.max(...before)), n: before.length },
+      complete_ms_during_discovery: during.length ? { p50: round(median(during)), max: round(Math.max(...during)), n: during.length } : null,
+      context: { files: info.files, bytes: info.bytes, first: info.parts.at(-1) && { file: path.relative(root, info.parts.at(-1)!.path), why: info.parts.at(-1)!.why } },
+      index_mb: round((stats.indexBytes ?? 0) / 2 ** 20), worker_rss_mb: round(stats.rss / 2 ** 20),
+      // what else ran: a stall on a machine with more runnable threads than cores is the scheduler's
+      loadavg: os.loadavg().map((x) => round(x, 2)), cores: os.cpus().length,
+    });
+  } finally {
+    await engine.dispose();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 // ---- 6. quality -----------------------------------------------------------------------------
 
 /** What a model's manifest says its training cost: the compute behind a quality figure. */
@@ -841,6 +926,7 @@ async function main(): Promise<void> {
   if (f.child === 'memory') return childMemory(f);
   const cfg = f.gpu ? GPU : f.quick ? QUICK : FULL;
   if (f.only === 'memory') return measureMemory(cfg, f);
+  if (f.only === 'workspace') return measureWorkspace(cfg, f);
   const loadStart = os.loadavg();
   const model = modelRef(f.model);
   const baseline = modelRef(baselineDir(f.baseline, f.python));
@@ -857,6 +943,7 @@ async function main(): Promise<void> {
   await plain.dispose();
   measureMemory(cfg, f);
   await measureResponsiveness(cfg, f, src, inProcessStall);
+  await measureWorkspace(cfg, f);
   if (cfg.quality) {
     const qmb = await EngineCore.load(f.model, opts);
     const qplain = await EngineCore.load(path.resolve(ROOT, baseline.dir), opts);

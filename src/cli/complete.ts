@@ -1,6 +1,6 @@
 // npm run complete -- [--model DIR] --file F [--offset N] [--candidates K] [--max-bytes M]
 //                     [--no-suffix] [--temperature T] [--seed S] [--stop line|block|budget]
-//                     [--min-confidence X] [--verbose]
+//                     [--min-confidence X] [--workspace DIR [--workspace-bytes B]] [--verbose]
 // npm run complete -- [--model DIR] --jobs FILE.jsonl [the same flags, as every job's defaults]
 // N is a byte offset. Last line: {"candidates":["..."],"ms":{"encode":e,"first":f,"total":t},"ep":"cpu",
 //   "confidence":{"calibrated":c,"threshold":x,"reason"?:r},
@@ -9,10 +9,14 @@
 // `offered` the text as the editor offers it (post-processed), `shown` its part the editor shows
 // while typing at the threshold (the model's default unless --min-confidence), `would_show`
 // whether that is anything (Alt+\ shows every offered text whatever its confidence).
+// With --workspace: the other files of DIR that the editor would give the model before the
+// document (src/engine/context.ts, the same ranking), and "context":{"files","bytes","parts"}.
 // With --jobs: one such line per job, in the file's order, each with "line", "file" and "offset"
 // first; a job that fails prints {"line": n, "error": "..."} and the others go on (src/cli/jobs.ts).
 import { readFileSync } from 'node:fs';
-import { STOP_RULES, isStopRule, type CompleteResult } from '../engine/api';
+import * as path from 'node:path';
+import { DEFAULT_WORKSPACE_BYTES, STOP_RULES, isStopRule, type CompleteResult } from '../engine/api';
+import { folderContext } from '../engine/context';
 import { EngineCore } from '../engine/engine';
 import { COMMON_FLAGS, defaultModelDir, fail, flagHelp, intFlag, numberFlag, parseArgs, stringFlag, UsageError, type FlagTable, type Parsed } from './args';
 import { checkOffset, JOB_KEYS, OPTION_BOUNDS, parseJobLine, type CompleteOptions } from './jobs';
@@ -31,8 +35,21 @@ const COMPLETE_FLAGS = {
   'time-ms': { value: 'MS', help: 'wall-clock budget (default 60000)' },
   'no-suffix': { help: 'ignore the text after the cursor' },
   'min-confidence': { value: 'X', help: 'show (cut to) what reaches this calibrated confidence, 0..1 (default: the model\'s threshold; 0: everything)' },
+  workspace: { value: 'DIR', help: 'give the model the files of DIR that the editor would (imports, same folder and language), before the document' },
+  'workspace-bytes': { value: 'B', help: `bytes of those files at most (default ${DEFAULT_WORKSPACE_BYTES})` },
   verbose: { help: 'each candidate, its confidence, what the editor would show and why it stopped, on stderr' },
 } as const satisfies FlagTable;
+
+/** Where --workspace reads from (undefined: the document alone). */
+interface Workspace { root: string; budgetBytes: number }
+
+/** Gives the document (synced as its path) its workspace context; what it got, for the result's JSON. */
+async function withWorkspace(engine: EngineCore, file: string, text: string, ws: Workspace | undefined): Promise<Record<string, unknown>> {
+  if (!ws) return {};
+  engine.setContext(file, await folderContext(file, text, ws.root, ws.budgetBytes));
+  const c = engine.contextOf(file);
+  return { context: { files: c.files, bytes: c.bytes, parts: [...c.parts].reverse().map((x) => ({ path: path.relative(ws.root, x.path), why: x.why, bytes: x.bytes })) } };
+}
 
 /** The flags as every request's options (a jobs line overrides them). */
 function optionsOf(p: Parsed): CompleteOptions {
@@ -100,7 +117,7 @@ function readDocument(file: string): Buffer {
   }
 }
 
-async function runJobs(engine: EngineCore, jobsFile: string, defaults: CompleteOptions, verbose: boolean): Promise<void> {
+async function runJobs(engine: EngineCore, jobsFile: string, defaults: CompleteOptions, verbose: boolean, ws?: Workspace): Promise<void> {
   const lines = readDocument(jobsFile).toString('utf8').split(/\r?\n/);
   let version = 0;
   let open: { file: string; text: string } | undefined;
@@ -114,12 +131,14 @@ async function runJobs(engine: EngineCore, jobsFile: string, defaults: CompleteO
       const text = bytes.toString('utf8');
       // One document at a time: the next file's is synced in its place (the engine keeps its cache
       // while the same file is asked again, at another offset or after it changed).
-      if (open && open.file !== job.file) engine.close(open.file);
-      if (!open || open.file !== job.file || open.text !== text) engine.sync(job.file, ++version, text);
-      open = { file: job.file, text };
-      const res = await completeAt(engine, job.file, version, bytes, offset, job.options);
+      if (open && open.file !== path.resolve(job.file)) engine.close(open.file);
+      const uri = path.resolve(job.file);
+      if (!open || open.file !== uri || open.text !== text) engine.sync(uri, ++version, text);
+      const context = await withWorkspace(engine, uri, text, ws);
+      open = { file: uri, text };
+      const res = await completeAt(engine, uri, version, bytes, offset, job.options);
       if (verbose) printVerbose(res, `line ${line}: ${job.file} @${offset}, `);
-      process.stdout.write(JSON.stringify({ line, file: job.file, offset, ...resultJson(res) }) + '\n');
+      process.stdout.write(JSON.stringify({ line, file: job.file, offset, ...resultJson(res), ...context }) + '\n');
     } catch (e) {
       const message = (e as Error).message;
       const error = message.startsWith(`line ${line}:`) ? message : `line ${line}: ${message}`;
@@ -148,13 +167,18 @@ async function main(): Promise<void> {
   const engine = await EngineCore.load(stringFlag(p, 'model') ?? defaultModelDir(), {
     threads: intFlag(p, 'threads', 0, 0, 256), executionProviders: ['cpu'],
   });
+  const root = stringFlag(p, 'workspace');
+  const ws = root === undefined ? undefined : { root: path.resolve(root), budgetBytes: intFlag(p, 'workspace-bytes', DEFAULT_WORKSPACE_BYTES, 0, 1_000_000) };
   if (jobs !== undefined) {
-    await runJobs(engine, jobs, options, verbose);
+    await runJobs(engine, jobs, options, verbose, ws);
   } else if (file !== undefined && bytes) {
-    engine.sync(file, 1, bytes.toString('utf8'));
-    const res = await completeAt(engine, file, 1, bytes, offset, options);
+    const uri = path.resolve(file);
+    const text = bytes.toString('utf8');
+    engine.sync(uri, 1, text);
+    const context = await withWorkspace(engine, uri, text, ws);
+    const res = await completeAt(engine, uri, 1, bytes, offset, options);
     if (verbose) printVerbose(res);
-    console.log(JSON.stringify(resultJson(res)));
+    console.log(JSON.stringify({ ...resultJson(res), ...context }));
   }
   await engine.dispose();
 }

@@ -89,6 +89,12 @@ export interface CompleteRequest {
    * 0 shows everything, undefined takes the model's default (manifest `confidence.threshold`).
    */
   minConfidence?: number;
+  /**
+   * While the full stream (the document before the cursor, and its workspace context) is not yet
+   * encoded, serve this request from a window near the cursor (CompleteResult.window 'near'); the
+   * background goes on encoding, and later requests use the full context (the editor's rule).
+   */
+  nearFirst?: boolean;
 }
 
 export interface Candidate {
@@ -138,6 +144,29 @@ export interface CompleteResult {
   mixing: Mixing;
   /** Candidates are ordered by confidence (most confident first) when calibrated, else as generated. */
   confidence: ConfidenceInfo;
+  /** 'near': served from a window near the cursor while the full context encodes (CompleteRequest.nearFirst). */
+  window: 'near' | 'full';
+  /** Workspace context in the stream before the document: files and their bytes (0 in the near window). */
+  context: { files: number; bytes: number };
+}
+
+/** One other file given to the model before a document (workspace.ts chooses them). */
+export interface ContextPart {
+  path: string;
+  text: string;
+  /** Why it was chosen: 'import', 'open', 'recent', 'folder', 'language'. */
+  reason?: string;
+  /** The same in words ("imported as './util'"). */
+  why?: string;
+}
+
+/** A document's workspace context as the engine holds it (most relevant last, as in the stream). */
+export interface ContextInfo {
+  parts: { path: string; bytes: number; reason?: string; why?: string }[];
+  files: number;
+  bytes: number;
+  /** The worker's workspace index: files listed, and whether discovery is done (absent: no workspace context). */
+  index?: { files: number; done: boolean; reason?: string };
 }
 
 export type Mixing = 'context-mixing' | 'match' | 'network';
@@ -195,6 +224,29 @@ export interface TextEdit {
   text: string;
 }
 
+/**
+ * What of the workspace the engine may read for context (megabyte.context.*): the worker lists
+ * the files of `roots` in the background (workspace.ts), and gives each document it encodes the
+ * most relevant of them, within `budgetBytes`, before the document in its stream.
+ */
+export interface WorkspaceConfig {
+  /** Off (or an untrusted workspace): each document alone, as before. */
+  enabled: boolean;
+  /** Absolute paths of the workspace folders: nothing outside them is read. */
+  roots: string[];
+  /** Glob patterns (files.exclude and search.exclude) never listed or read. */
+  exclude: string[];
+  /** Respect .gitignore files. */
+  gitignore: boolean;
+  /** UTF-8 bytes of other files' text given to the model before a document. */
+  budgetBytes: number;
+}
+
+/** Bytes of workspace context per document by default (megabyte.context.workspaceBytes). */
+export const DEFAULT_WORKSPACE_BYTES = 65536;
+
+export const WORKSPACE_OFF: WorkspaceConfig = { enabled: false, roots: [], exclude: [], gitignore: true, budgetBytes: 0 };
+
 /** The engine as the extension host sees it (implemented by client.ts over a worker_thread). */
 export interface Engine {
   /** Load a model directory (manifest.json + ONNX files); the previous model keeps serving until this succeeds. */
@@ -216,6 +268,12 @@ export interface Engine {
   score(req: ScoreRequest, signal?: AbortSignal, onProgress?: (fraction: number) => void): Promise<ScoreResult>;
   onState(listener: (s: EngineState) => void): { dispose(): void };
   configure(opts: Partial<EngineOptions>): void;
+  /** Which workspace the engine may read for context (WORKSPACE_OFF: none). */
+  configureWorkspace(cfg: WorkspaceConfig): void;
+  /** Files of the workspace created, changed or deleted on disk (absolute paths): the index follows. */
+  workspaceFiles(changed: string[], deleted: string[]): void;
+  /** The workspace context the engine gives a document now (the command "Show context"). */
+  context(uri: string): Promise<ContextInfo>;
   readonly model: ModelInfo | undefined;
   dispose(): Promise<void>;
 }

@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { CompleteRequest, CompleteResult, Engine, EngineOptions, EngineState, ModelInfo, ScoreRequest, ScoreResult, TextEdit } from './api';
-import { DEFAULT_OPTIONS, EngineError } from './api';
+import type { CompleteRequest, CompleteResult, ContextInfo, Engine, EngineOptions, EngineState, ModelInfo, ScoreRequest, ScoreResult, TextEdit, WorkspaceConfig } from './api';
+import { DEFAULT_OPTIONS, EngineError, WORKSPACE_OFF } from './api';
 import { epochMs, type FromWorker, type ToWorker, type WorkerTiming } from './protocol';
 
 /** A completion as the worker engine returns it: with the worker's timing of the request. */
@@ -41,6 +41,7 @@ export class WorkerEngine implements Engine {
   private resyncListeners = new Set<(uri: string) => void>();
   private options: EngineOptions;
   private modelDir: string | undefined;
+  private workspace: WorkspaceConfig = WORKSPACE_OFF;
   private disposed = false;
   model: ModelInfo | undefined;
   /** Times the worker was restarted after dying. */
@@ -66,6 +67,7 @@ export class WorkerEngine implements Engine {
       this.pending.clear();
       this.restarts++;
       this.spawn();
+      if (this.workspace.enabled) this.post({ type: 'workspace', config: this.workspace });
       if (this.modelDir) {
         this.load(this.modelDir).catch((e) => this.start.log?.('error', `reload after restart failed: ${e.message}`));
       }
@@ -186,6 +188,19 @@ export class WorkerEngine implements Engine {
   configure(opts: Partial<EngineOptions>): void {
     this.options = { ...this.options, ...opts };
     this.post({ type: 'configure', options: opts });
+  }
+
+  configureWorkspace(cfg: WorkspaceConfig): void {
+    this.workspace = cfg;
+    this.post({ type: 'workspace', config: cfg });
+  }
+
+  workspaceFiles(changed: string[], deleted: string[]): void {
+    this.post({ type: 'files', changed, deleted });
+  }
+
+  context(uri: string): Promise<ContextInfo> {
+    return this.request<ContextInfo>((id) => ({ type: 'context', id, uri }));
   }
 
   async dispose(): Promise<void> {

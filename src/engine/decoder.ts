@@ -60,6 +60,14 @@ function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return n;
 }
 
+/** Symbols of `stream` that `cache` does not hold yet (what encodeGlobal would run, in symbols). */
+export function missingSymbols(rt: ModelRuntime, cache: GlobalCache, stream: Uint16Array): number {
+  const U0 = rt.unit(0);
+  const d = firstDifference(cache.stream, stream);
+  const valid = Math.min(cache.pos, Math.floor(d / U0) + 1);
+  return Math.max(0, stream.length - Math.max(0, valid - 1) * U0);
+}
+
 /**
  * Brings `cache` to the global positions needed for a stream of length `length` (a prefix of
  * `stream`): rewinds to the first patch that changed, then encodes the rest in chunks of

@@ -9,10 +9,10 @@
 // the file. The fill-in-the-middle stream puts the far prefix first (plain text, its end
 // aligned to a top patch, reused across cursor moves), then SUF suffix PRE, then the near
 // prefix, so typing at the cursor only appends to the stream.
-import type { CompleteRequest, CompleteResult, EngineOptions, ModelInfo, ScoreRequest, ScoreResult, Candidate, StopReason, TextEdit } from './api';
+import type { CompleteRequest, CompleteResult, ContextInfo, ContextPart, EngineOptions, ModelInfo, ScoreRequest, ScoreResult, Candidate, StopReason, TextEdit } from './api';
 import { EngineError, DEFAULT_OPTIONS } from './api';
 import { BOS, EOM, PRE, SUF, VOCAB_SIZE } from './contract';
-import { CancelToken, Decoder, GlobalCache, encodeGlobal, NEVER_CANCELLED, CancelledError } from './decoder';
+import { CancelToken, Decoder, GlobalCache, encodeGlobal, missingSymbols, NEVER_CANCELLED, CancelledError } from './decoder';
 import { KVCache, ModelRuntime, RuntimeOptions, prevUnits } from './runtime';
 import { allowed, bitsOf, nextByteRange, rng, sample } from './sampling';
 import { checkStop, utf8Complete, type StopContext } from './stops';
@@ -33,6 +33,13 @@ const CM_SYNC_LIMIT = 65536;
 const CM_CHUNK = 4096;
 /** Text after the cursor that the post-processing looks at (the suffix's overlap needs a line or two). */
 const SUFFIX_CHARS = 1024;
+/**
+ * A request that asks for it (CompleteRequest.nearFirst) is served from a window of this many
+ * bytes before the cursor while more than NEAR_FIRST_MISSING symbols of its full stream are still
+ * to encode: a file just opened, or a new workspace context (the background encodes the rest).
+ */
+export const NEAR_WINDOW_BYTES = 4096;
+export const NEAR_FIRST_MISSING = 32768;
 
 interface Doc {
   version: number;
@@ -42,9 +49,15 @@ interface Doc {
   /** Window start and far-prefix length of the last FIM stream, reused while still valid. */
   windowStart: number;
   far?: number;
+  /** 1 + the context's length when `far` was chosen. */
+  head?: number;
   lastUsed: number;
   /** The context-mixing layer's state over the shared part of the last stream (cm.ts DocumentCm). */
   cm?: DocumentCm;
+  /** Other files' text placed before the document in its stream (setContext), and what they are. */
+  context?: { symbols: Uint16Array; parts: ContextInfo['parts'] };
+  /** The near window's cache (a request served before the full stream is encoded: nearStream). */
+  near?: GlobalCache;
 }
 
 export type Progress = (done: number, total: number) => void;
@@ -222,8 +235,48 @@ export class EngineCore {
     this.docs.delete(uri);
   }
 
+  /**
+   * Puts other files' text (workspace context, most relevant last) before the document in its
+   * stream: `BOS part1 BOS part2 ... BOS document`, the layout of training windows, which run on
+   * across the files of one package with BOS between them. Returns whether the stream changed
+   * (its cache then re-encodes from the first changed symbol, in the background). [] removes it.
+   */
+  setContext(uri: string, parts: readonly ContextPart[]): boolean {
+    const d = this.doc(uri);
+    const bytes = parts.map((p) => Buffer.from(p.text, 'utf8'));
+    const n = bytes.reduce((a, b) => a + b.length + 1, 0);
+    const symbols = new Uint16Array(n);
+    let i = 0;
+    for (const b of bytes) {
+      symbols.set(b, i);
+      i += b.length;
+      symbols[i++] = BOS;
+    }
+    const info = parts.map((p, k) => ({ path: p.path, bytes: bytes[k].length, reason: p.reason, why: p.why }));
+    const old = d.context?.symbols ?? new Uint16Array(0);
+    const same = old.length === symbols.length && old.every((x, k) => x === symbols[k]);
+    d.context = n ? { symbols, parts: info } : undefined;
+    return !same;
+  }
+
+  private contextSize(d: Doc): { files: number; bytes: number } {
+    const c = d.context;
+    return { files: c?.parts.length ?? 0, bytes: c ? c.symbols.length - c.parts.length : 0 };
+  }
+
+  /** What is in a document's stream besides itself (the extension's "Show context"). */
+  contextOf(uri: string): ContextInfo {
+    const d = this.docs.get(uri);
+    return { parts: d?.context?.parts ?? [], ...(d ? this.contextSize(d) : { files: 0, bytes: 0 }) };
+  }
+
   documents(): string[] {
     return [...this.docs.keys()];
+  }
+
+  /** Every document held, with its text and when it was last used (a counter: higher is later). */
+  openDocuments(): { uri: string; text: string; lastUsed: number }[] {
+    return [...this.docs].map(([uri, d]) => ({ uri, text: d.text, lastUsed: d.lastUsed }));
   }
 
   /** Global positions run for a document so far, and how many its cache holds. */
@@ -234,7 +287,7 @@ export class EngineCore {
 
   cacheBytes(): number {
     let n = 0;
-    for (const d of this.docs.values()) n += d.cache.bytes() + (d.cm?.bytes() ?? 0);
+    for (const d of this.docs.values()) n += d.cache.bytes() + (d.cm?.bytes() ?? 0) + (d.near?.bytes() ?? 0) + (d.context?.symbols.byteLength ?? 0);
     return n;
   }
 
@@ -253,9 +306,10 @@ export class EngineCore {
     const lru = [...this.docs.values()].filter((d) => d !== keep).sort((a, b) => a.lastUsed - b.lastUsed);
     for (const d of lru) {
       if (total <= this.options.memoryBudgetBytes) break;
-      total -= d.cache.bytes() + (d.cm?.bytes() ?? 0);
+      total -= d.cache.bytes() + (d.cm?.bytes() ?? 0) + (d.near?.bytes() ?? 0);
       d.cache.reset();
       d.cm = undefined;
+      d.near = undefined;
     }
   }
 
@@ -265,7 +319,9 @@ export class EngineCore {
   }
 
   private windowStart(d: Doc, cursor: number): number {
-    const max = Math.min(this.options.maxContextBytes, MAX_CONTEXT_BYTES);
+    // the workspace context takes its share of the context, at most half of it
+    const all = Math.min(this.options.maxContextBytes, MAX_CONTEXT_BYTES);
+    const max = Math.max(Math.ceil(all / 2), all - (d.context?.symbols.length ?? 0));
     if (cursor <= max) return 0;
     let s = Math.ceil((cursor - max) / WINDOW_STEP) * WINDOW_STEP;
     while (s < cursor && (d.bytes[s] & 0xc0) === 0x80) s++; // never start inside a character
@@ -273,41 +329,63 @@ export class EngineCore {
   }
 
   /**
-   * The symbol stream for a cursor at byte `cursor`: `BOS prefix` (left to right), or
-   * `BOS far SUF suffix PRE near` when the text after the cursor is used.
+   * The symbol stream for a cursor at byte `cursor`: `BOS context prefix` (left to right), or
+   * `BOS context far SUF suffix PRE near` when the text after the cursor is used (context: the
+   * workspace's other files, setContext, each followed by BOS; usually nothing).
    */
   buildStream(d: Doc, cursor: number, useSuffix: boolean): { stream: Uint16Array; fim: boolean; suffix: Buffer } {
     const start = this.windowStart(d, cursor);
     const prefix = d.bytes.subarray(start, cursor);
-    let suffix = d.bytes.subarray(cursor, Math.min(d.bytes.length, cursor + this.options.suffixBytes));
-    if (cursor + suffix.length < d.bytes.length) suffix = Buffer.from(utf8Complete([...suffix]));
+    const context = d.context?.symbols ?? new Uint16Array(0);
+    const suffix = this.suffixAt(d, cursor);
     const fim = useSuffix && this.options.suffixBytes > 0 && /\S/.test(suffix.toString('utf8'));
+    const head = 1 + context.length; // BOS and the context
     if (!fim) {
-      const stream = new Uint16Array(prefix.length + 1);
+      const stream = new Uint16Array(head + prefix.length);
       stream[0] = BOS;
-      stream.set(prefix, 1);
+      stream.set(context, 1);
+      stream.set(prefix, head);
       return { stream, fim, suffix };
     }
     const U0 = this.rt.unit(0);
     let far = d.far;
     const near = prefix.length;
-    if (far === undefined || d.windowStart !== start || far > near || near - far > NEAR_MAX) {
-      // 1 + far is a multiple of U0: SUF opens a top patch, so the far part is whole patches.
-      far = Math.max(0, Math.floor((near - NEAR_MIN + 1) / U0) * U0 - 1);
+    if (far === undefined || d.windowStart !== start || d.head !== head || far > near || near - far > NEAR_MAX) {
+      // head + far is a multiple of U0: SUF opens a top patch, so the far part is whole patches.
+      far = Math.max(0, Math.floor((head + near - NEAR_MIN) / U0) * U0 - head);
       d.far = far;
+      d.head = head;
       d.windowStart = start;
     }
-    const stream = new Uint16Array(1 + far + 1 + suffix.length + 1 + (near - far));
-    let i = 0;
-    stream[i++] = BOS;
-    stream.set(prefix.subarray(0, far), i);
-    i += far;
-    stream[i++] = SUF;
-    stream.set(suffix, i);
-    i += suffix.length;
-    stream[i++] = PRE;
-    stream.set(prefix.subarray(far), i);
-    return { stream, fim, suffix };
+    return { stream: fimStream(context, prefix, far, suffix), fim, suffix };
+  }
+
+  /** The text after a byte offset that the model is given (whole UTF-8 characters). */
+  private suffixAt(d: Doc, cursor: number): Buffer {
+    const suffix = d.bytes.subarray(cursor, Math.min(d.bytes.length, cursor + this.options.suffixBytes));
+    return cursor + suffix.length < d.bytes.length ? Buffer.from(utf8Complete([...suffix])) : suffix;
+  }
+
+  /**
+   * The near window's stream: `BOS SUF suffix PRE near` with the last NEAR_WINDOW_BYTES before
+   * the cursor (from a line start), or `BOS near`: what serves a request while the full stream
+   * still encodes in the background.
+   */
+  private nearStream(d: Doc, cursor: number, fim: boolean, suffix: Buffer): { stream: Uint16Array; start: number } {
+    let start = Math.max(0, cursor - NEAR_WINDOW_BYTES);
+    if (start > 0) {
+      const nl = d.bytes.indexOf(10, start);
+      start = nl >= 0 && nl < cursor ? nl + 1 : start;
+      while (start < cursor && (d.bytes[start] & 0xc0) === 0x80) start++;
+    }
+    const prefix = d.bytes.subarray(start, cursor);
+    if (!fim) {
+      const stream = new Uint16Array(1 + prefix.length);
+      stream[0] = BOS;
+      stream.set(prefix, 1);
+      return { stream, start };
+    }
+    return { stream: fimStream(new Uint16Array(0), prefix, 0, suffix), start };
   }
 
   /** Encodes a document's prefix ahead of a request (background work between keystrokes). */
@@ -320,7 +398,7 @@ export class EngineCore {
     const mix = this.generationMixing ? this.mixing() : undefined;
     const shared = sharedEnd(stream, fim);
     if (mix) {
-      if (!d.cm || d.cm.block !== mix.block || !d.cm.fits(stream, shared)) d.cm = new DocumentCm(mix.block, d.bytes.length + 1, mix.match, mix.long);
+      if (!d.cm || d.cm.block !== mix.block || !d.cm.fits(stream, shared)) d.cm = new DocumentCm(mix.block, d.bytes.length + 1 + (d.context?.symbols.length ?? 0), mix.match, mix.long);
       while (!d.cm.extend(stream, shared, CM_CHUNK)) {
         if (cancel.cancelled) throw new CancelledError();
         if (pause) await pause();
@@ -391,8 +469,10 @@ export class EngineCore {
       confidence,
       ms: { encode: round(tEncode - t0), first: round((tFirst || tEnd) - t0), total: round(tEnd - t0) },
       ep: this.rt.ep,
-      contextBytes: prep.cursor - this.windowStart(d, prep.cursor),
+      contextBytes: prep.contextBytes,
       mixing,
+      window: prep.near ? 'near' : 'full',
+      context: prep.near ? { files: 0, bytes: 0 } : this.contextSize(d),
     };
   }
 
@@ -414,12 +494,25 @@ export class EngineCore {
     return { candidates, confidence: { calibrated: cal !== undefined, threshold, reason } };
   }
 
-  /** Generation step 1: the stream at the cursor, encoded, the decoder primed and forked per candidate. */
+  /**
+   * Generation step 1: the stream at the cursor, encoded, the decoder primed and forked per
+   * candidate. With req.nearFirst, while the full stream has more than NEAR_FIRST_MISSING symbols
+   * left to encode, the near window's stream instead (`near`: the background encodes the rest).
+   */
   private async prepareStream(d: Doc, req: CompleteRequest, cancel: CancelToken, progress?: Progress): Promise<Prepared> {
     const cursor = EngineCore.byteOffset(d.text, req.offset);
-    const { stream, suffix, fim } = this.buildStream(d, cursor, req.useSuffix !== false);
-    await encodeGlobal(this.rt, d.cache, stream, stream.length, { chunkPatches: ENCODE_CHUNK_PATCHES, cancel, progress });
-    const dec = new Decoder(this.rt, stream, d.cache);
+    const full = this.buildStream(d, cursor, req.useSuffix !== false);
+    const { suffix, fim } = full;
+    let { stream } = full;
+    let cache = d.cache;
+    let start = this.windowStart(d, cursor);
+    const near = req.nearFirst === true && missingSymbols(this.rt, d.cache, stream) > NEAR_FIRST_MISSING;
+    if (near) {
+      ({ stream, start } = this.nearStream(d, cursor, fim, suffix));
+      cache = d.near ??= new GlobalCache();
+    } else d.near = undefined;
+    await encodeGlobal(this.rt, cache, stream, stream.length, { chunkPatches: ENCODE_CHUNK_PATCHES, cancel, progress: near ? undefined : progress });
+    const dec = new Decoder(this.rt, stream, cache);
     await dec.prime();
     this.enforceBudget(d);
     dec.fork(req.candidates);
@@ -431,7 +524,7 @@ export class EngineCore {
       linePrefix: [...d.bytes.subarray(lineStart, cursor)],
       suffixLine: suffixLine ? [...Buffer.from(suffixLine, 'utf8')] : undefined,
     };
-    return { cursor, stream, fim, dec, stop };
+    return { cursor, stream, fim, dec, stop, near, contextBytes: cursor - start };
   }
 
   /**
@@ -444,7 +537,8 @@ export class EngineCore {
     const matcher = this.matcher();
     if (!matcher) return { own: [], release: () => undefined };
     const { stream, fim } = prep;
-    const cm = this.generationMixing ? this.documentCm(d, stream, sharedEnd(stream, fim), CM_SYNC_LIMIT) : undefined;
+    // the near window never touches the document's CM state (it belongs to the full stream)
+    const cm = this.generationMixing && !prep.near ? this.documentCm(d, stream, sharedEnd(stream, fim), CM_SYNC_LIMIT) : undefined;
     if (cm) {
       const at = cm.at(stream);
       const { runs, own } = anchoredRuns(matcher, at.match, stream, fim, n);
@@ -472,7 +566,7 @@ export class EngineCore {
         d.cm = undefined;
         return undefined;
       }
-      d.cm = new DocumentCm(mix.block, d.bytes.length + 1, mix.match, mix.long);
+      d.cm = new DocumentCm(mix.block, d.bytes.length + 1 + (d.context?.symbols.length ?? 0), mix.match, mix.long);
     }
     if (d.cm.behind(shared) > limit) return undefined;
     d.cm.extend(stream, shared);
@@ -595,6 +689,23 @@ export function sharedEnd(stream: Uint16Array, fim: boolean): number {
   return Math.max(0, Math.floor((stream.length - 2048) / 4096) * 4096);
 }
 
+/** `BOS context prefix[0, far) SUF suffix PRE prefix[far..)`: the fill-in-the-middle stream. */
+function fimStream(context: Uint16Array, prefix: Uint8Array, far: number, suffix: Uint8Array): Uint16Array {
+  const stream = new Uint16Array(1 + context.length + far + 1 + suffix.length + 1 + (prefix.length - far));
+  let i = 0;
+  stream[i++] = BOS;
+  stream.set(context, i);
+  i += context.length;
+  stream.set(prefix.subarray(0, far), i);
+  i += far;
+  stream[i++] = SUF;
+  stream.set(suffix, i);
+  i += suffix.length;
+  stream[i++] = PRE;
+  stream.set(prefix.subarray(far), i);
+  return stream;
+}
+
 /** Step 5: the candidates, cut to whole UTF-8 characters. */
 type RawCandidate = Pick<Candidate, 'text' | 'bits' | 'stoppedBy' | 'copyLen'>;
 
@@ -612,6 +723,10 @@ interface Prepared {
   fim: boolean;
   dec: Decoder;
   stop: StopContext;
+  /** Served from the near window (the full stream is still encoding). */
+  near: boolean;
+  /** Bytes of the document before the cursor in the stream. */
+  contextBytes: number;
 }
 
 /** Each candidate's mixer: the CM layer's readers, or the match model's runs, or neither. */

@@ -1,5 +1,5 @@
 // Messages between the extension host (client.ts) and the inference worker (worker.ts).
-import type { CompleteRequest, EngineOptions, ErrorCode, EngineState, ScoreRequest, TextEdit } from './api';
+import type { CompleteRequest, EngineOptions, ErrorCode, EngineState, ScoreRequest, TextEdit, WorkspaceConfig } from './api';
 
 export type ToWorker =
   | { type: 'load'; id: number; dir: string; options: EngineOptions }
@@ -10,6 +10,9 @@ export type ToWorker =
   | { type: 'complete'; id: number; req: CompleteRequest; cancel: SharedArrayBuffer; sentAt?: number }
   | { type: 'score'; id: number; req: ScoreRequest; cancel: SharedArrayBuffer }
   | { type: 'stats'; id: number }
+  | { type: 'workspace'; config: WorkspaceConfig }
+  | { type: 'files'; changed: string[]; deleted: string[] }
+  | { type: 'context'; id: number; uri: string }
   | { type: 'crash' };
 
 export type FromWorker =

@@ -9,6 +9,7 @@ import { CancelledError } from './decoder';
 import { EngineCore } from './engine';
 import { ModelRuntime } from './runtime';
 import { cancelFlag, epochMs, FromWorker, ToWorker, WorkerTiming } from './protocol';
+import { WorkspaceContext } from './context';
 
 const port = parentPort!;
 let core: EngineCore | undefined;
@@ -21,6 +22,45 @@ const background = { cancelled: false };
 let doing: WorkerTiming['behind'] = 'idle';
 /** Completion requests received and not yet started: id -> when and behind what they arrived. */
 const arrivals = new Map<number, { at: number; sentAt?: number; behind: WorkerTiming['behind'] }>();
+
+/** Resolvers of background work (workspace discovery) waiting for the worker to have no request. */
+let idleWaiters: (() => void)[] = [];
+const requestWaiting = () => doing === 'request' || queue.some((m) => m.type === 'complete' || m.type === 'score' || m.type === 'load');
+
+/** Resolves once no request is queued or running: background work never delays one. */
+function whenIdle(): Promise<void> {
+  return new Promise((resolve) => {
+    if (!requestWaiting()) setImmediate(resolve);
+    else idleWaiters.push(resolve);
+  });
+}
+
+function wakeIdle(): void {
+  if (requestWaiting() || !idleWaiters.length) return;
+  const w = idleWaiters;
+  idleWaiters = [];
+  for (const r of w) setImmediate(r);
+}
+
+/** The document last encoded ahead (the one being edited): a switch to another gives that one its context again. */
+let active: string | undefined;
+
+const workspace = new WorkspaceContext(whenIdle, (level, message) => post({ type: 'log', level, message }), () => {
+  // a better context for the document being edited, now that every file is listed
+  if (active && core?.documents().includes(active) && !toEncode.has(active)) toEncode.set(active, cursors.get(active) ?? 0);
+  void pump();
+});
+/** The last cursor the extension sent per document. */
+const cursors = new Map<string, number>();
+
+function encodeAhead(uri: string, cursor: number): void {
+  if (uri !== active) {
+    active = uri;
+    workspace.stale(uri);
+  }
+  cursors.set(uri, cursor);
+  toEncode.set(uri, cursor);
+}
 
 function post(m: FromWorker): void {
   port.postMessage(m);
@@ -61,12 +101,13 @@ async function handle(m: ToWorker): Promise<void> {
     case 'sync':
       core?.sync(m.uri, m.version, m.text);
       // Only documents with a cursor (the one being edited) are encoded ahead; others wait for a request.
-      if (core && m.cursor !== undefined) toEncode.set(m.uri, m.cursor);
+      if (core && m.cursor !== undefined) encodeAhead(m.uri, m.cursor);
       return;
     case 'edit':
       if (!core) return;
       if (core.edit(m.uri, m.baseVersion, m.version, m.edits, m.length)) {
-        if (m.cursor !== undefined) toEncode.set(m.uri, m.cursor);
+        workspace.noteEdit(m.uri);
+        if (m.cursor !== undefined) encodeAhead(m.uri, m.cursor);
       } else {
         toEncode.delete(m.uri);
         post({ type: 'log', level: 'warn', message: `edit of ${m.uri} v${m.baseVersion}→v${m.version} did not apply; asking for the full text` });
@@ -76,10 +117,25 @@ async function handle(m: ToWorker): Promise<void> {
     case 'close':
       core?.close(m.uri);
       toEncode.delete(m.uri);
+      cursors.delete(m.uri);
+      workspace.stale(m.uri);
       return;
     case 'stats':
-      post({ type: 'result', id: m.id, ok: true, value: { cacheBytes: core?.cacheBytes() ?? 0, documents: core?.documents() ?? [], rss: process.memoryUsage().rss } });
+      post({ type: 'result', id: m.id, ok: true, value: { cacheBytes: core?.cacheBytes() ?? 0, indexBytes: workspace.bytes(), documents: core?.documents() ?? [], rss: process.memoryUsage().rss } });
       return;
+    case 'workspace':
+      workspace.configure(m.config);
+      // documents being edited get (or lose) their context
+      for (const [uri, cursor] of cursors) if (core?.documents().includes(uri)) toEncode.set(uri, cursor);
+      return;
+    case 'files':
+      void workspace.filesChanged(m.changed, m.deleted);
+      return;
+    case 'context': {
+      const known = core?.documents().includes(m.uri);
+      post({ type: 'result', id: m.id, ok: true, value: { ...(core && known ? core.contextOf(m.uri) : { parts: [], files: 0, bytes: 0 }), index: workspace.info() } });
+      return;
+    }
     case 'crash':
       process.exit(70); // test hook: the client must restart the worker
     case 'complete':
@@ -94,6 +150,8 @@ async function handle(m: ToWorker): Promise<void> {
       doing = 'request';
       try {
         const value = m.type === 'complete' ? await core.complete(m.req, cancel, progress) : await core.score(m.req, cancel, progress);
+        // served from the near window: the full stream goes on encoding in the background
+        if (m.type === 'complete' && (value as { window?: string }).window === 'near' && !toEncode.has(m.req.uri)) toEncode.set(m.req.uri, m.req.offset);
         const timing: WorkerTiming | undefined = arrival && {
           blockedMs: arrival.sentAt === undefined ? 0 : Math.max(0, arrival.at - arrival.sentAt),
           queuedMs: startedAt - arrival.at,
@@ -105,6 +163,7 @@ async function handle(m: ToWorker): Promise<void> {
         fail(m.id, e);
       } finally {
         doing = 'idle';
+        wakeIdle();
       }
       if (core.rt.fallbacks.length > fallbacksBefore) {
         for (const f of core.rt.fallbacks.slice(fallbacksBefore)) post({ type: 'log', level: 'warn', message: `execution provider ${f.ep} failed: ${f.error}` });
@@ -134,6 +193,9 @@ async function pump(): Promise<void> {
       let lastPercent = -1;
       doing = 'encode';
       try {
+        // the workspace context comes first in the stream, so it is chosen before the encode
+        if (workspace.needs(uri)) await workspace.assemble(core, uri);
+        else if (!workspace.enabled) core.setContext(uri, []);
         await core.preEncode(uri, cursor, background, (done, total) => {
           const percent = Math.floor((100 * done) / Math.max(1, total));
           if (total > 256 && percent !== lastPercent) {
@@ -154,6 +216,7 @@ async function pump(): Promise<void> {
     }
   } finally {
     busy = false;
+    wakeIdle();
   }
 }
 

@@ -3,10 +3,12 @@
 // test/unit/contributes.test.ts, and hides some by context keys such as megabyte.modelReady).
 
 import * as vscode from 'vscode';
-import type { CompleteResult, ModelInfo, ScoreResult } from '../engine/api';
+import * as path from 'node:path';
+import type { CompleteResult, ContextInfo, ModelInfo, ScoreResult } from '../engine/api';
 import type { CompletionProvider } from './completionProvider';
 import type { ContinuationPanel } from './continuationPanel';
 import type { Ctx } from './ctx';
+import type { DocumentSync } from './documents';
 import { pickModel } from './modelPicker';
 import { resolveModel, sameDir } from './models';
 import type { SurprisalView } from './surprisal';
@@ -17,6 +19,7 @@ export interface Features {
   completions: CompletionProvider;
   surprisal: SurprisalView;
   continuation: ContinuationPanel;
+  documents: Pick<DocumentSync, 'ensure'>;
 }
 
 interface Command {
@@ -43,6 +46,10 @@ export const COMMANDS = {
   },
   'megabyte.showLog': {
     run: (f): void => f.ctx.log.show(),
+  },
+  'megabyte.showContext': {
+    // The picker lists what the current file gets; `false` as argument returns it without the picker (tests).
+    run: (f, pick): Promise<ContextInfo | undefined> => showContext(f, pick !== false),
   },
 } satisfies { [K in CommandId]: Command };
 
@@ -84,4 +91,38 @@ async function selectModel(f: Features): Promise<ModelInfo | undefined> {
       return info;
     }
   }
+}
+
+/** The workspace context of the active editor's document, most relevant first, with why each file was chosen. */
+async function showContext(f: Features, pick: boolean): Promise<ContextInfo | undefined> {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) {
+    void vscode.window.showInformationMessage('MEGABYTE: open a file to see its context.');
+    return undefined;
+  }
+  const doc = editor.document;
+  f.documents.ensure(doc);
+  const info = await f.ctx.engine.context(doc.uri.toString());
+  if (!pick) return info;
+  const kb = (n: number) => `${(n / 1024).toFixed(n < 10240 ? 1 : 0)} KB`;
+  const name = path.basename(doc.uri.path);
+  const items: (vscode.QuickPickItem & { file?: string })[] = [...info.parts].reverse().map((p) => ({
+    label: vscode.workspace.asRelativePath(p.path),
+    description: p.why ?? p.reason,
+    detail: kb(p.bytes),
+    file: p.path,
+  }));
+  if (!items.length) {
+    const why = !info.index
+      ? 'Workspace context is off (megabyte.context.workspace, an untrusted workspace, or no local folder open): the file is read alone.'
+      : !info.index.done ? `Listing the workspace's files (${info.index.files} so far)…` : 'Nothing chosen yet: the file gets its context the next time it is encoded (move the cursor or type).';
+    items.push({ label: why });
+  }
+  const index = info.index ? ` · ${info.index.files} files listed${info.index.done ? '' : ' so far'}` : '';
+  const choice = await vscode.window.showQuickPick(items, {
+    title: `Context of ${name}: ${info.files} files, ${kb(info.bytes)}${index}`,
+    placeHolder: 'Files the model reads before this one, most relevant first; pick one to open it',
+  });
+  if (choice?.file) await vscode.window.showTextDocument(vscode.Uri.file(choice.file));
+  return info;
 }

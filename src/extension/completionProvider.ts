@@ -62,6 +62,8 @@ export interface CompletionDeps {
   isPaused(): boolean;
   /** Called when a request reached the engine and finished, successfully or not. */
   onSettled(): void;
+  /** Each answer, for the status bar's hover (how much context it had). */
+  onResult?(uri: string, result: CompleteResult): void;
 }
 
 export class CompletionProvider implements vscode.InlineCompletionItemProvider {
@@ -156,6 +158,8 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
         stop: cfg.stopRule,
         timeBudgetMs: cfg.timeBudgetMs,
         minConfidence: cfg.minConfidence,
+        // a file just opened is answered from the text near the cursor while the rest encodes
+        nearFirst: true,
       };
       // First line early: one candidate to the end of the line is all the ghost text needs at
       // first; the full request (every candidate, the whole block) follows and replaces it.
@@ -166,6 +170,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
         const sent = epochMs();
         const r = await engine.complete(req, abort.signal);
         t?.engine.push({ tSent: sent, tResult: epochMs(), ms: r.ms, worker: (r as { worker?: unknown }).worker, contextBytes: r.contextBytes });
+        this.deps.onResult?.(uri, r);
         return r;
       };
       let result = await ask(first);
@@ -292,7 +297,8 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
   private logResult(uri: string, version: number, offset: number, result: CompleteResult): void {
     this.deps.log.debug(
       `complete ${uri} v${version} @${offset}: ${result.candidates.length} candidates, ${describeShown(result)}, ` +
-        `${result.contextBytes} context bytes, encode ${result.ms.encode.toFixed(0)} ms, ` +
+        `${result.contextBytes} context bytes${result.window === 'near' ? ' (near window: the full context is encoding)' : ''}, ` +
+        `workspace ${result.context.files} files ${result.context.bytes} bytes, encode ${result.ms.encode.toFixed(0)} ms, ` +
         `first ${result.ms.first.toFixed(0)} ms, total ${result.ms.total.toFixed(0)} ms on ${result.ep}`,
     );
   }

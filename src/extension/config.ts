@@ -6,8 +6,8 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { EngineOptions, ExecutionProvider, StopRule } from '../engine/api';
-import { EXECUTION_PROVIDERS, isStopRule } from '../engine/api';
+import type { EngineOptions, ExecutionProvider, StopRule, WorkspaceConfig } from '../engine/api';
+import { EXECUTION_PROVIDERS, isStopRule, WORKSPACE_OFF } from '../engine/api';
 import { SETTINGS, type NullableNumberSettingId, type NumberSettingId, type SettingId } from './contributes';
 
 /**
@@ -79,6 +79,28 @@ const key = (id: SettingId) => id.slice(id.lastIndexOf('.') + 1);
 export class Config {
   // Only getConfiguration: the narrow interface keeps Config testable with a stub.
   constructor(private readonly workspace: Pick<typeof vscode.workspace, 'getConfiguration'> = vscode.workspace) {}
+
+  /**
+   * What of the workspace the engine may read (megabyte.context.*): the local workspace folders,
+   * with files.exclude and search.exclude; nothing in an untrusted workspace (restricted mode
+   * keeps each file alone) or when the setting is off.
+   */
+  workspaceContext(folders: readonly vscode.WorkspaceFolder[] = vscode.workspace.workspaceFolders ?? [], trusted = vscode.workspace.isTrusted): WorkspaceConfig {
+    const c = this.workspace.getConfiguration('megabyte.context');
+    const on = bool(c.get('workspace'), SETTINGS['megabyte.context.workspace'].default);
+    const budgetBytes = clampSetting('megabyte.context.workspaceBytes', c.get(key('megabyte.context.workspaceBytes')));
+    const roots = folders.filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+    if (!on || !trusted || budgetBytes === 0 || roots.length === 0) return WORKSPACE_OFF;
+    const exclude = new Set<string>();
+    for (const section of ['files.exclude', 'search.exclude']) {
+      for (const f of folders.length ? folders : [undefined]) {
+        const globs = this.workspace.getConfiguration(undefined, f?.uri).get<unknown>(section);
+        // only plain `true` entries; a `{ "when": ... }` entry depends on sibling files
+        if (globs && typeof globs === 'object') for (const [g, v] of Object.entries(globs)) if (v === true) exclude.add(g);
+      }
+    }
+    return { enabled: true, roots, exclude: [...exclude], gitignore: true, budgetBytes };
+  }
 
   /** Completion settings for a document: its language's overrides apply (`"[python]": {...}`). */
   completion(scope?: vscode.ConfigurationScope): CompletionConfig {

@@ -39,7 +39,10 @@ export function activate(context: vscode.ExtensionContext): MegabyteApi {
 
   // Documents whose language is excluded sync only when a command needs them.
   const documents = new DocumentSync(engine, (doc) => !config.completion(doc).excludeLanguages.includes(doc.languageId), log);
-  const completions = new CompletionProvider({ engine, config, documents, log, isPaused: () => c.paused, onSettled: settle });
+  const completions = new CompletionProvider({
+    engine, config, documents, log, isPaused: () => c.paused, onSettled: settle,
+    onResult: (uri, r) => c.status.setContext(uri, r.context.files, r.context.bytes, r.window === 'near'),
+  });
   const surprisal = new SurprisalView({ engine, documents, log, pushModelCleanup: (d) => c.pushModelCleanup(d), onSettled: settle });
   const continuation = new ContinuationPanel({ engine, config, documents, log, extensionUri: context.extensionUri, onSettled: settle });
 
@@ -48,7 +51,7 @@ export function activate(context: vscode.ExtensionContext): MegabyteApi {
     surprisal,
     continuation,
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, completions),
-    ...registerCommands({ ctx: c, completions, surprisal, continuation }),
+    ...registerCommands({ ctx: c, completions, surprisal, continuation, documents }),
     c.onDidChangeModel(() => completions.reset()),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration('megabyte')) return;
@@ -61,6 +64,18 @@ export function activate(context: vscode.ExtensionContext): MegabyteApi {
     }),
   );
 
+  // Workspace context: which folders the engine may read, again whenever they, the settings or the trust change.
+  const sendWorkspace = () => engine.configureWorkspace(config.workspaceContext());
+  c.pushExtensionCleanup(
+    vscode.workspace.onDidChangeWorkspaceFolders(sendWorkspace),
+    vscode.workspace.onDidGrantWorkspaceTrust(sendWorkspace),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('megabyte.context') || e.affectsConfiguration('files.exclude') || e.affectsConfiguration('search.exclude')) sendWorkspace();
+    }),
+  );
+  sendWorkspace();
+  c.pushExtensionCleanup(watchWorkspaceFiles(engine));
+
   void c.loadConfiguredModel();
 
   return {
@@ -72,6 +87,33 @@ export function activate(context: vscode.ExtensionContext): MegabyteApi {
     syncStats: () => ({ ...documents.stats }),
     surprisalPaint: (editor) => surprisal.painted(editor),
   };
+}
+
+/** Forwards files created, changed and deleted in the workspace to the engine's index, in batches. */
+function watchWorkspaceFiles(engine: Engine): vscode.Disposable {
+  const watcher = vscode.workspace.createFileSystemWatcher('**/*');
+  const changed = new Set<string>();
+  const deleted = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    timer = undefined;
+    engine.workspaceFiles([...changed], [...deleted]);
+    changed.clear();
+    deleted.clear();
+  };
+  const note = (uri: vscode.Uri, gone: boolean) => {
+    if (uri.scheme !== 'file') return;
+    (gone ? deleted : changed).add(uri.fsPath);
+    (gone ? changed : deleted).delete(uri.fsPath);
+    timer ??= setTimeout(flush, 300);
+  };
+  return vscode.Disposable.from(
+    watcher,
+    watcher.onDidCreate((u) => note(u, false)),
+    watcher.onDidChange((u) => note(u, false)),
+    watcher.onDidDelete((u) => note(u, true)),
+    { dispose: () => clearTimeout(timer) },
+  );
 }
 
 export async function deactivate(): Promise<void> {

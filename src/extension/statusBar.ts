@@ -11,6 +11,8 @@ export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private state: EngineState = { kind: 'idle' };
   private paused = false;
+  /** The workspace context of the last answer: which file, how many other files and bytes. */
+  private context: { name: string; files: number; bytes: number; near: boolean } | undefined;
 
   constructor(private readonly engine: () => Pick<Engine, 'model'> | undefined) {
     this.item = vscode.window.createStatusBarItem('megabyte.status', vscode.StatusBarAlignment.Right, 100);
@@ -32,6 +34,15 @@ export class StatusBar implements vscode.Disposable {
 
   setState(state: EngineState): void {
     this.state = state;
+    this.render();
+  }
+
+  /** After an answer: how much of the workspace it drew on (the hover says it). */
+  setContext(uri: string, files: number, bytes: number, near: boolean): void {
+    const c = this.context;
+    const name = lastSegment(uri);
+    if (c && c.name === name && c.files === files && c.bytes === bytes && c.near === near) return;
+    this.context = { name, files, bytes, near };
     this.render();
   }
 
@@ -76,10 +87,18 @@ export class StatusBar implements vscode.Disposable {
           item.tooltip = tooltip('Completions are **paused**.', serving, 'Click to select a model or resume.');
         } else {
           item.text = `$(sparkle) MEGABYTE ${name}`;
-          item.tooltip = tooltip('Ready.', serving, 'Click to select a model or pause completions.');
+          item.tooltip = tooltip(`Ready.${this.contextLine()}`, serving, 'Click to select a model or pause completions.');
         }
         break;
     }
+  }
+
+  private contextLine(): string {
+    const c = this.context;
+    if (!c) return '';
+    if (c.near) return `\n\nThe last suggestion in ${c.name} came from the text near the cursor; its full context is still encoding.`;
+    const kb = (c.bytes / 1024).toFixed(c.bytes < 10240 ? 1 : 0);
+    return c.files ? `\n\nContext of ${c.name}: **${c.files} other ${c.files === 1 ? 'file' : 'files'}** of the workspace, ${kb} KB (**MEGABYTE: Show context** lists them).` : `\n\nContext of ${c.name}: the file alone.`;
   }
 
   dispose(): void {

@@ -28,7 +28,7 @@ function result(texts: string[]): CompleteResult {
     ms: { encode: 5, first: 12.5, total: 40 },
     ep: 'cpu',
     contextBytes: 1234,
-    mixing: 'context-mixing', confidence: { calibrated: false, threshold: 0 },
+    mixing: 'context-mixing', confidence: { calibrated: false, threshold: 0 }, window: 'full', context: { files: 0, bytes: 0 },
   };
 }
 
@@ -147,7 +147,7 @@ test('continuationView counts UTF-8 bytes, averages bits over them and reports t
     ms: { encode: 1, first: 7, total: 9 },
     ep: 'cuda',
     contextBytes: 50,
-    mixing: 'match', confidence: { calibrated: false, threshold: 0 },
+    mixing: 'match', confidence: { calibrated: false, threshold: 0 }, window: 'full', context: { files: 0, bytes: 0 },
   };
   const v = continuationView('f.ts', 'm', r, 2);
   assert.equal(v.device, 'CUDA');

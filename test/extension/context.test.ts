@@ -1,0 +1,89 @@
+// Workspace context in a real VS Code: a file that imports another gets it as context (the
+// engine lists the workspace in its worker, follows files created on disk, and reads only inside
+// the workspace folder), the ghost text uses a name defined only in the other file, "Show
+// context" says why each file was chosen, and the setting off reads each file alone.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { ContextInfo } from '../../src/engine/api';
+import { suggest, useReadyExtension, waitFor, withSetting, type MegabyteApi } from './helpers';
+
+const UTIL = `// Checksums for the upload pipeline.
+export function crc32OfChunkedUpload(chunks: Uint8Array[], seed = 0): number {
+  let c = seed ^ 0xffffffff;
+  for (const chunk of chunks) for (const b of chunk) c = TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+export const TABLE = new Uint32Array(256);
+`;
+
+// the function's name is only in util.ts
+const MAIN = `import { TABLE } from './util';
+
+export function verify(chunks: Uint8Array[], expected: number): boolean {
+  const actual = crc32Of
+  return actual === expected;
+}
+`;
+
+suite('Workspace context', () => {
+  let api: MegabyteApi;
+  useReadyExtension((a) => (api = a));
+
+  /** A fresh folder inside the workspace with util.ts and main.ts; main.ts open, the cursor after `crc32Of`. */
+  async function project(): Promise<{ dir: string; editor: vscode.TextEditor }> {
+    const root = vscode.workspace.workspaceFolders?.[0];
+    assert.ok(root, 'the test window has a workspace folder');
+    const dir = path.join(root.uri.fsPath, `ctx-${Date.now()}`);
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'util.ts'), UTIL);
+    fs.writeFileSync(path.join(dir, 'main.ts'), MAIN);
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(path.join(dir, 'main.ts')));
+    const editor = await vscode.window.showTextDocument(doc, { preview: false });
+    const at = doc.positionAt(MAIN.indexOf('crc32Of') + 'crc32Of'.length);
+    editor.selection = new vscode.Selection(at, at);
+    return { dir, editor };
+  }
+
+  const contextNow = () => vscode.commands.executeCommand<ContextInfo>('megabyte.showContext', false);
+
+  test('a file gets the file it imports as context, the ghost text uses a name defined only there, Show context says why', async function () {
+    this.timeout(180_000);
+    const { dir, editor } = await project();
+    try {
+      // the files were created after the workspace was listed: the engine learns of them from the file watcher
+      const info = await waitFor('main.ts to get util.ts as context', async () => {
+        const c = await contextNow();
+        return c?.parts.some((p) => path.basename(p.path) === 'util.ts') ? c : undefined;
+      }, 60_000, 250);
+      const util = info.parts.find((p) => path.basename(p.path) === 'util.ts')!;
+      assert.equal(util.reason, 'import');
+      assert.match(util.why ?? '', /util/);
+      assert.ok(info.index && info.index.files > 0, 'the index lists the workspace');
+      assert.ok(info.parts.every((p) => p.path.startsWith(vscode.workspace.workspaceFolders![0].uri.fsPath)), 'nothing outside the workspace folder');
+      const texts = await suggest(api, editor, 120_000);
+      assert.match(texts[0], /^ChunkedUpload/, `ghost text ${JSON.stringify(texts)}`);
+      assert.match(api.statusTooltip(), /other files? of the workspace/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('with megabyte.context.workspace off, the file is read alone', async function () {
+    this.timeout(120_000);
+    const restore = await withSetting('megabyte.context', 'workspace', false);
+    const { dir } = await project();
+    try {
+      const info = await waitFor('the engine to drop the workspace', async () => {
+        const c = await contextNow();
+        return c && c.index === undefined && c.parts.length === 0 ? c : undefined;
+      }, 30_000, 250);
+      assert.equal(info.files, 0);
+    } finally {
+      await restore();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
