@@ -45,9 +45,17 @@ export function contextOptions(budgetBytes: number): ContextOptions {
   return { budgetBytes, perFileBytes: Math.min(PER_FILE_BYTES, budgetBytes) };
 }
 
-/** The rules of workspace.ts for a configuration from the extension. */
-export function rulesOf(cfg: Pick<WorkspaceConfig, 'roots' | 'exclude' | 'gitignore'>): WorkspaceRules {
-  return { ...DEFAULT_RULES, roots: cfg.roots, exclude: cfg.exclude, gitignore: cfg.gitignore };
+/** Index memory per file listed (workspace.ts estimates about 230 bytes). */
+const INDEX_BYTES_PER_FILE = 256;
+
+/**
+ * The rules of workspace.ts for a configuration from the extension. The index shares the memory
+ * budget with the KV caches (megabyte.performance.memoryBudgetMB): it may take an eighth of it
+ * (512 MB: 262,144 files), at least DEFAULT_RULES.maxFiles' 50,000.
+ */
+export function rulesOf(cfg: Pick<WorkspaceConfig, 'roots' | 'exclude' | 'gitignore'>, memoryBudgetBytes = 0): WorkspaceRules {
+  const maxFiles = Math.max(DEFAULT_RULES.maxFiles, Math.floor(memoryBudgetBytes / 8 / INDEX_BYTES_PER_FILE));
+  return { ...DEFAULT_RULES, roots: cfg.roots, exclude: cfg.exclude, gitignore: cfg.gitignore, maxFiles };
 }
 
 const folderIndexes = new Map<string, WorkspaceIndex>();
@@ -94,7 +102,7 @@ export class WorkspaceContext {
     return this.cfg?.enabled === true && this.cfg.roots.length > 0 && this.cfg.budgetBytes > 0;
   }
 
-  configure(cfg: WorkspaceConfig): void {
+  configure(cfg: WorkspaceConfig, memoryBudgetBytes: number): void {
     this.cancel.cancelled = true;
     this.cfg = cfg;
     this.index = undefined;
@@ -103,7 +111,7 @@ export class WorkspaceContext {
     this.generation++;
     if (!this.enabled) return;
     const cancel = (this.cancel = { cancelled: false });
-    const index = (this.index = new WorkspaceIndex(rulesOf(cfg)));
+    const index = (this.index = new WorkspaceIndex(rulesOf(cfg, memoryBudgetBytes)));
     const t0 = performance.now();
     index.discover(cancel, this.idle).then((complete) => {
       if (cancel.cancelled || this.index !== index) return;

@@ -299,9 +299,12 @@ export class EngineCore {
     return d;
   }
 
+  /** Memory held beside the caches that shares their budget (the worker's workspace index). */
+  externalBytes: () => number = () => 0;
+
   /** Drops the caches of least recently used documents until the budget holds (never `keep`'s). */
   private enforceBudget(keep: Doc): void {
-    let total = this.cacheBytes();
+    let total = this.cacheBytes() + this.externalBytes();
     if (total <= this.options.memoryBudgetBytes) return;
     const lru = [...this.docs.values()].filter((d) => d !== keep).sort((a, b) => a.lastUsed - b.lastUsed);
     for (const d of lru) {

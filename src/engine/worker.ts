@@ -3,7 +3,7 @@
 // thread. Requests run one at a time; between them the worker encodes documents ahead of the
 // next keystroke, and any arriving request pre-empts that background work within one chunk.
 import { parentPort } from 'node:worker_threads';
-import { EngineError } from './api';
+import { DEFAULT_OPTIONS, EngineError } from './api';
 import type { EngineState } from './api';
 import { CancelledError } from './decoder';
 import { EngineCore } from './engine';
@@ -62,6 +62,17 @@ function encodeAhead(uri: string, cursor: number): void {
   toEncode.set(uri, cursor);
 }
 
+/** The document's workspace context, chosen again when it is stale; a failure leaves the document without it, never unencoded. */
+async function giveContext(c: EngineCore, uri: string): Promise<void> {
+  try {
+    if (workspace.needs(uri)) await workspace.assemble(c, uri);
+    else if (!workspace.enabled) c.setContext(uri, []);
+  } catch (e) {
+    post({ type: 'log', level: 'warn', message: `workspace context for ${uri} failed: ${(e as Error).message}` });
+    if (core?.documents().includes(uri)) c.setContext(uri, []);
+  }
+}
+
 function post(m: FromWorker): void {
   port.postMessage(m);
 }
@@ -82,7 +93,10 @@ async function handle(m: ToWorker): Promise<void> {
       try {
         const rt = await ModelRuntime.load(m.dir, { executionProviders: m.options.executionProviders, threads: m.options.threads });
         if (core) await core.replaceRuntime(rt);
-        else core = new EngineCore(rt, m.options);
+        else {
+          core = new EngineCore(rt, m.options);
+          core.externalBytes = () => workspace.bytes();
+        }
         core.options = { ...m.options };
         const info = core.info();
         post({ type: 'result', id: m.id, ok: true, value: info });
@@ -124,7 +138,7 @@ async function handle(m: ToWorker): Promise<void> {
       post({ type: 'result', id: m.id, ok: true, value: { cacheBytes: core?.cacheBytes() ?? 0, indexBytes: workspace.bytes(), documents: core?.documents() ?? [], rss: process.memoryUsage().rss } });
       return;
     case 'workspace':
-      workspace.configure(m.config);
+      workspace.configure(m.config, (core?.options ?? DEFAULT_OPTIONS).memoryBudgetBytes);
       // documents being edited get (or lose) their context
       for (const [uri, cursor] of cursors) if (core?.documents().includes(uri)) toEncode.set(uri, cursor);
       return;
@@ -194,8 +208,7 @@ async function pump(): Promise<void> {
       doing = 'encode';
       try {
         // the workspace context comes first in the stream, so it is chosen before the encode
-        if (workspace.needs(uri)) await workspace.assemble(core, uri);
-        else if (!workspace.enabled) core.setContext(uri, []);
+        await giveContext(core, uri);
         await core.preEncode(uri, cursor, background, (done, total) => {
           const percent = Math.floor((100 * done) / Math.max(1, total));
           if (total > 256 && percent !== lastPercent) {

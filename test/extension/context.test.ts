@@ -28,7 +28,7 @@ export function verify(chunks: Uint8Array[], expected: number): boolean {
 }
 `;
 
-suite('Workspace context', () => {
+describe('Workspace context', () => {
   let api: MegabyteApi;
   useReadyExtension((a) => (api = a));
 
@@ -49,7 +49,7 @@ suite('Workspace context', () => {
 
   const contextNow = () => vscode.commands.executeCommand<ContextInfo>('megabyte.showContext', false);
 
-  test('a file gets the file it imports as context, the ghost text uses a name defined only there, Show context says why', async function () {
+  it('a file gets the file it imports as context, the ghost text uses a name defined only there, Show context says why', async function () {
     this.timeout(180_000);
     const { dir, editor } = await project();
     try {
@@ -71,7 +71,7 @@ suite('Workspace context', () => {
     }
   });
 
-  test('with megabyte.context.workspace off, the file is read alone', async function () {
+  it('with megabyte.context.workspace off, the file is read alone', async function () {
     this.timeout(120_000);
     const restore = await withSetting('megabyte.context', 'workspace', false);
     const { dir } = await project();

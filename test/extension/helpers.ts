@@ -140,7 +140,8 @@ const FULL_SHOWN_MS = 500;
  * Asks for an inline suggestion (editor.action.inlineSuggest.trigger, what Alt+\ does) until the
  * extension has offered candidates for the document's current version; returns them. VS Code
  * does not ask a provider again for the same text and cursor, so repeating the trigger (every
- * `retriggerMs`, never while the status bar says "encoding") only helps after a cancellation.
+ * `retriggerMs`, never while the status bar says "encoding") only helps after a cancellation;
+ * the first trigger is at once.
  */
 export async function suggest(api: MegabyteApi, editor: vscode.TextEditor, timeoutMs = 60_000, retriggerMs = 2_500): Promise<string[]> {
   let lastTrigger = 0;
@@ -154,7 +155,8 @@ export async function suggest(api: MegabyteApi, editor: vscode.TextEditor, timeo
     }
     const last = api.lastCompletion();
     if (last?.partial && last.uri === editor.document.uri.toString() && last.version === editor.document.version) early = true;
-    if (Date.now() - lastTrigger > retriggerMs && !api.statusText().includes('encoding')) {
+    // the first ask goes at once (while a file encodes it is answered from the text near the cursor)
+    if (lastTrigger === 0 || (Date.now() - lastTrigger > retriggerMs && !api.statusText().includes('encoding'))) {
       lastTrigger = Date.now();
       await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
     }

@@ -19,6 +19,7 @@ import './inline.test';
 import './ui.test';
 import './performance.test';
 import './webgpu.test';
+import './context.test';
 
 interface TestRecord {
   title: string;
