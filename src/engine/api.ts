@@ -119,6 +119,8 @@ export interface Candidate {
   shown: string;
   /** Probability that `shown` is right (undefined: no calibration). */
   shownConfidence?: number;
+  /** Probability that the first piece (a word or token, at least three visible characters) is right: how the held back are ranked. */
+  leadConfidence?: number;
 }
 
 /** Whether and how a request's candidates were calibrated (confidence.ts). */

@@ -229,6 +229,8 @@ export interface Presented {
   /** `offered` cut to its confident part ('' : held back). */
   shown: string;
   shownConfidence?: number;
+  /** Probability that the first piece of `offered` (its first cut point with MIN_VISIBLE visible characters) is right; with a threshold above 0. */
+  leadConfidence?: number;
 }
 
 /**
@@ -250,14 +252,13 @@ export function present(cands: readonly Scored[], ctx: ConfidenceContext, cal: C
     const p = (k: number) => cal.probability(featuresAt(c, text, k, others, ctx));
     const confidence = text ? p(text.length) : 0;
     if (threshold <= 0) return { offered: text, confidence, shown: text, shownConfidence: confidence };
-    const points = text ? cutPoints(text) : [];
+    const points = (text ? cutPoints(text) : []).filter((k) => visible(text.slice(0, k)) >= MIN_VISIBLE);
+    const at = (k: number) => (k === text.length ? confidence : p(k));
+    const leadConfidence = points.length ? at(points[0]) : 0;
     for (let j = points.length - 1; j >= 0; j--) {
-      const k = points[j];
-      const part = text.slice(0, k);
-      if (visible(part) < MIN_VISIBLE) break;
-      const q = k === text.length ? confidence : p(k);
-      if (q >= threshold) return { offered: text, confidence, shown: part, shownConfidence: q };
+      const q = at(points[j]);
+      if (q >= threshold) return { offered: text, confidence, shown: text.slice(0, points[j]), shownConfidence: q, leadConfidence };
     }
-    return { offered: text, confidence, shown: '' };
+    return { offered: text, confidence, shown: '', leadConfidence };
   });
 }

@@ -492,8 +492,12 @@ export class EngineCore {
     const ctx = { linePrefix: d.text.slice(lineStart, req.offset), suffix: d.text.slice(req.offset, req.offset + SUFFIX_CHARS), candidates: req.candidates };
     const shown = present(raw, ctx, cal, threshold);
     const candidates: Candidate[] = raw.map((c, i) => ({ ...c, ...shown[i] }));
-    // a stable sort: equal confidences keep generation's order
-    if (cal) candidates.sort((a, b) => (b.confidence ?? 0) - (a.confidence ?? 0));
+    // a stable sort (equal keys keep generation's order): at threshold 0 by the whole text's
+    // confidence; above it, what is shown by its confidence, then the held back by that of their
+    // first piece (what a user asking for it sees first: a long copy is not ranked below babble
+    // for being long)
+    const key = (c: Candidate) => (threshold <= 0 ? c.confidence ?? 0 : c.shown ? 1 + (c.shownConfidence ?? 0) : c.leadConfidence ?? 0);
+    if (cal) candidates.sort((a, b) => key(b) - key(a));
     return { candidates, confidence: { calibrated: cal !== undefined, threshold, reason } };
   }
 

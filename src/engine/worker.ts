@@ -147,6 +147,8 @@ async function handle(m: ToWorker): Promise<void> {
       return;
     case 'context': {
       const known = core?.documents().includes(m.uri);
+      // asked before the document was encoded ahead (opened without a cursor): choose its context now, in the background
+      if (known && workspace.needs(m.uri) && !toEncode.has(m.uri)) toEncode.set(m.uri, cursors.get(m.uri) ?? core!.openDocuments().find((d) => d.uri === m.uri)!.text.length);
       post({ type: 'result', id: m.id, ok: true, value: { ...(core && known ? core.contextOf(m.uri) : { parts: [], files: 0, bytes: 0 }), index: workspace.info() } });
       return;
     }
@@ -165,7 +167,8 @@ async function handle(m: ToWorker): Promise<void> {
       try {
         const value = m.type === 'complete' ? await core.complete(m.req, cancel, progress) : await core.score(m.req, cancel, progress);
         // served from the near window: the full stream goes on encoding in the background
-        if (m.type === 'complete' && (value as { window?: string }).window === 'near' && !toEncode.has(m.req.uri)) toEncode.set(m.req.uri, m.req.offset);
+        // (or its workspace context is stale): the background does that after the answer
+        if (m.type === 'complete' && ((value as { window?: string }).window === 'near' || workspace.needs(m.req.uri)) && !toEncode.has(m.req.uri)) toEncode.set(m.req.uri, m.req.offset);
         const timing: WorkerTiming | undefined = arrival && {
           blockedMs: arrival.sentAt === undefined ? 0 : Math.max(0, arrival.at - arrival.sentAt),
           queuedMs: startedAt - arrival.at,

@@ -65,7 +65,7 @@ describe('Workspace context', () => {
       assert.ok(info.parts.every((p) => p.path.startsWith(vscode.workspace.workspaceFolders![0].uri.fsPath)), 'nothing outside the workspace folder');
       const texts = await suggest(api, editor, 120_000);
       assert.match(texts[0], /^ChunkedUpload/, `ghost text ${JSON.stringify(texts)}`);
-      assert.match(api.statusTooltip(), /other files? of the workspace/);
+      assert.match(api.statusTooltip(), /Context of main\\.ts: \*\*1 other file\*\* of the workspace/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
