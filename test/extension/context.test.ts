@@ -4,6 +4,7 @@
 // context" says why each file was chosen, and the setting off reads each file alone.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ContextInfo } from '../../src/engine/api';
@@ -33,13 +34,14 @@ describe('Workspace context', () => {
   useReadyExtension((a) => (api = a));
 
   /** A fresh folder inside the workspace with util.ts and main.ts; main.ts open, the cursor after `crc32Of`. */
-  async function project(): Promise<{ dir: string; editor: vscode.TextEditor }> {
+  async function project(more: Record<string, string> = {}): Promise<{ dir: string; editor: vscode.TextEditor }> {
     const root = vscode.workspace.workspaceFolders?.[0];
     assert.ok(root, 'the test window has a workspace folder');
     const dir = path.join(root.uri.fsPath, `ctx-${Date.now()}`);
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, 'util.ts'), UTIL);
     fs.writeFileSync(path.join(dir, 'main.ts'), MAIN);
+    for (const [name, text] of Object.entries(more)) fs.writeFileSync(path.join(dir, name), text);
     const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(path.join(dir, 'main.ts')));
     const editor = await vscode.window.showTextDocument(doc, { preview: false });
     const at = doc.positionAt(MAIN.indexOf('crc32Of') + 'crc32Of'.length);
@@ -68,6 +70,32 @@ describe('Workspace context', () => {
       assert.match(api.statusTooltip(), /Context of main\\.ts: \*\*1 other file\*\* of the workspace/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a file excluded by files.exclude, or open but outside the workspace, never enters the context', async function () {
+    this.timeout(180_000);
+    const restore = await withSetting('files', 'exclude', { '**/secret-*.ts': true });
+    // open beside main.ts (open editors rank high) but outside every workspace folder
+    const outsideDir = fs.mkdtempSync(path.join(os.tmpdir(), 'megabyte-outside-'));
+    const outside = path.join(outsideDir, 'outside.ts');
+    fs.writeFileSync(outside, `import { TABLE } from './util';\nexport const OUTSIDE_TOKEN = TABLE.length;\n`);
+    const { dir, editor } = await project({ 'secret-keys.ts': `import { TABLE } from './util';\nexport const SECRET_TOKEN = TABLE[0];\n` });
+    try {
+      await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(vscode.Uri.file(outside)), { preview: false, preserveFocus: true, viewColumn: vscode.ViewColumn.Beside });
+      await vscode.window.showTextDocument(editor.document, { preview: false, viewColumn: editor.viewColumn });
+      const info = await waitFor('main.ts to get util.ts as context', async () => {
+        const c = await contextNow();
+        return c?.parts.some((p) => path.basename(p.path) === 'util.ts') ? c : undefined;
+      }, 60_000, 250);
+      const names = info.parts.map((p) => path.basename(p.path));
+      assert.ok(!names.includes('secret-keys.ts'), `files.exclude keeps secret-keys.ts out (same folder, same language): ${JSON.stringify(names)}`);
+      assert.ok(!names.includes('outside.ts'), `an open file outside the workspace stays out: ${JSON.stringify(names)}`);
+      assert.ok(info.parts.every((p) => p.path.startsWith(vscode.workspace.workspaceFolders![0].uri.fsPath)), 'nothing outside the workspace folder');
+    } finally {
+      await restore();
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(outsideDir, { recursive: true, force: true });
     }
   });
 
