@@ -130,8 +130,9 @@ export class WorkspaceContext {
   async filesChanged(changed: readonly string[], deleted: readonly string[]): Promise<void> {
     const index = this.index;
     if (!this.enabled || !index) return;
-    for (const p of deleted) index.remove(p);
-    for (const p of changed) {
+    for (const p of deleted) index.remove(index.listedPath(p));
+    for (const reported of changed) {
+      const p = index.listedPath(reported);
       if (!index.allowed(p)) continue;
       try {
         const st = await stat(p);
@@ -168,6 +169,10 @@ export class WorkspaceContext {
     const file = pathOf(uri);
     const index = this.index;
     if (!this.enabled || !file || !index || !this.cfg) return core.setContext(uri, []);
+    if (!core.openDocuments().some((d) => d.uri === uri)) return false;
+    // its own folder from disk: a file created beside it counts even if no watcher event came
+    await index.refreshFolder(path.dirname(file));
+    if (this.index !== index) return false; // reconfigured meanwhile
     const docs = core.openDocuments();
     const current = docs.find((d) => d.uri === uri);
     if (!current) return false;

@@ -194,6 +194,8 @@ function toPosix(rel: string): string {
 
 /** Entries between two awaits of `pause()` during discovery (and the stat batch size). */
 const PAUSE_EVERY = 64;
+/** refreshFolder() lists again folders of at most this many entries. */
+const REFRESH_MAX = 2048;
 
 /**
  * The files of the workspace that may be read, with the rules that decide it.
@@ -452,6 +454,78 @@ export class WorkspaceIndex {
     return n + 100 * this.t.byDir.size;
   }
 
+  /**
+   * The index's own path for a path the editor reported: a file watcher may give the real path of
+   * a file under a symlinked root (/tmp -> /private/tmp); it maps back onto the root as listed.
+   */
+  listedPath(p: string): string {
+    const abs = path.resolve(p);
+    if (this.rootOf(abs)) return abs;
+    const reals = this.reals();
+    const i = reals.findIndex((r) => inside(r, abs));
+    return i >= 0 ? path.join(this.roots[i], path.relative(reals[i], abs)) : abs;
+  }
+
+  /**
+   * Lists one folder again from disk (the folder of the file being completed): files created or
+   * deleted there reach the index even where the editor's file watcher is late, over its limits
+   * or off (files.watcherExclude, inotify limits). Whether the listing changed. Folders with more
+   * than REFRESH_MAX entries are left to the watcher.
+   */
+  async refreshFolder(dir: string): Promise<boolean> {
+    const abs = path.resolve(dir);
+    const root = this.rootOf(abs);
+    if (!root || (abs !== root && !this.allowedDir(abs))) return false;
+    let entries;
+    try {
+      entries = await fsp.readdir(abs, { withFileTypes: true });
+    } catch {
+      return false;
+    }
+    if (entries.length > REFRESH_MAX) return false;
+    if (abs !== root && entries.some((e) => MARKERS.includes(e.name))) return false;
+    const realRoots = this.reals();
+    const before = this.filesIn(abs);
+    const present = new Set<string>();
+    let changed = false;
+    for (const e of entries) {
+      if (!(e.isFile() || e.isSymbolicLink())) continue;
+      const p = path.join(abs, e.name);
+      if (!this.allowed(p)) continue;
+      present.add(e.name);
+      const st = await this.statListed(p, e.isSymbolicLink(), realRoots);
+      const old = before.get(e.name);
+      if (!st) {
+        if (old) {
+          this.remove(p);
+          changed = true;
+        }
+        continue;
+      }
+      if (old && old.size === st.size && old.mtimeMs === st.mtimeMs) continue;
+      this.upsert(p, st.size, st.mtimeMs);
+      changed = true;
+    }
+    for (const name of [...before.keys()]) {
+      if (present.has(name)) continue;
+      this.remove(path.join(abs, name));
+      changed = true;
+    }
+    return changed;
+  }
+
+  /** A folder inside a root that discovery would walk (not skipped, excluded or ignored on the way). */
+  private allowedDir(abs: string): boolean {
+    const root = this.rootOf(abs);
+    if (!root) return false;
+    const parts = toPosix(path.relative(root, abs)).split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      if (this.skipDir(this.t, root, parts[i - 1], parts.slice(0, i).join('/'))) return false;
+      if (i < parts.length && this.t.markerDirs.has(path.join(root, ...parts.slice(0, i)))) return false;
+    }
+    return true;
+  }
+
   /** The owner learnt that a file was created or changed. Files not allowed or too big are dropped. */
   upsert(p: string, size: number, mtimeMs: number): void {
     const abs = path.resolve(p);
@@ -522,14 +596,19 @@ export class WorkspaceIndex {
 
   /** Whether a real (symlink-free) path lies in a root; the roots' own real paths count. */
   insideRealRoots(real: string): boolean {
-    if (!this.realRoots) this.realRoots = this.roots.map((r) => {
+    return this.reals().some((r) => inside(r, real)) || this.roots.some((r) => inside(r, real));
+  }
+
+  /** The roots' real paths, in the order of `roots` (discovery resolves them; else here, once). */
+  private reals(): string[] {
+    this.realRoots ??= this.roots.map((r) => {
       try {
         return realpathSync(r);
       } catch {
         return r;
       }
     });
-    return this.realRoots.some((r) => inside(r, real)) || this.roots.some((r) => inside(r, real));
+    return this.realRoots;
   }
 }
 

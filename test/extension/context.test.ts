@@ -55,7 +55,8 @@ describe('Workspace context', () => {
     this.timeout(180_000);
     const { dir, editor } = await project();
     try {
-      // the files were created after the workspace was listed: the engine learns of them from the file watcher
+      // the files were created after the workspace was listed: the engine learns of them from the
+      // file watcher, or from its own look at the folder of the file it completes
       const info = await waitFor('main.ts to get util.ts as context', async () => {
         const c = await contextNow();
         return c?.parts.some((p) => path.basename(p.path) === 'util.ts') ? c : undefined;

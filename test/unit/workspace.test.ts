@@ -414,3 +414,41 @@ test('discovery of a 5,000-file tree completes, pauses, and stops when cancelled
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('refreshFolder: files created or deleted beside the current file after discovery are listed without a watcher event, by the same rules', async () => {
+  const root = workspace({ '.gitignore': 'ignored.ts\n', 'src/main.ts': "import { f } from './util';\n", 'src/old.ts': 'export const old = 1;\n' });
+  try {
+    const index = await indexOf(root, { exclude: ['**/secret-*.ts'] });
+    writeFileSync(path.join(root, 'src/util.ts'), 'export function f() {}\n');
+    writeFileSync(path.join(root, 'src/secret-keys.ts'), 'export const k = 1;\n');
+    writeFileSync(path.join(root, 'src/ignored.ts'), 'export const i = 1;\n');
+    rmSync(path.join(root, 'src/old.ts'));
+    const cur = current(root, 'src/main.ts', "import { f } from './util';\n");
+    assert.deepEqual(importsOf(cur.text, cur, index), [], 'not listed yet');
+    assert.equal(await index.refreshFolder(path.join(root, 'src')), true);
+    assert.deepEqual(rels(index), ['.gitignore', 'src/main.ts', 'src/util.ts'], 'created: listed; excluded, ignored: not; deleted: gone');
+    assert.deepEqual(importsOf(cur.text, cur, index).map((r) => path.relative(root, r.path)), [path.join('src', 'util.ts')]);
+    assert.equal(await index.refreshFolder(path.join(root, 'src')), false, 'nothing changed since');
+    assert.equal(await index.refreshFolder(os.tmpdir()), false, 'a folder outside the roots is never listed');
+    assert.ok(!rels(index).some((r) => r.startsWith('..')));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('listedPath maps a watcher path under the real path of a symlinked root onto the root as listed', async () => {
+  const real = workspace({ 'a.ts': 'export const a = 1;\n' });
+  const linkParent = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'mb-ws-link-')));
+  const linked = path.join(linkParent, 'root');
+  try {
+    symlinkSync(real, linked);
+    const index = await indexOf(linked);
+    assert.deepEqual(rels(index), ['a.ts']);
+    assert.equal(index.listedPath(path.join(real, 'b.ts')), path.join(linked, 'b.ts'));
+    assert.equal(index.listedPath(path.join(linked, 'b.ts')), path.join(linked, 'b.ts'));
+    assert.equal(index.listedPath('/elsewhere/c.ts'), '/elsewhere/c.ts');
+  } finally {
+    rmSync(linkParent, { recursive: true, force: true });
+    rmSync(real, { recursive: true, force: true });
+  }
+});
