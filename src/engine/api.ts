@@ -265,6 +265,12 @@ export interface Engine {
   edit(uri: string, baseVersion: number, version: number, edits: TextEdit[], length: number, cursor?: number): void;
   /** Documents whose full text the engine needs again (an edit that did not apply, or a worker restart). */
   onResync(listener: (uri: string) => void): { dispose(): void };
+  /**
+   * The user is in this document now (it became the active editor), the cursor at `cursor`
+   * (UTF-16): its prefix and workspace context are encoded ahead, before other background work.
+   * A document the engine does not hold is ignored (sync it first).
+   */
+  focus(uri: string, cursor: number): void;
   close(uri: string): void;
   complete(req: CompleteRequest, signal?: AbortSignal): Promise<CompleteResult>;
   score(req: ScoreRequest, signal?: AbortSignal, onProgress?: (fraction: number) => void): Promise<ScoreResult>;

@@ -145,6 +145,12 @@ export class WorkerEngine implements Engine {
     this.post({ type: 'edit', uri, baseVersion, version, edits, length, cursor });
   }
 
+  focus(uri: string, cursor: number): void {
+    const d = this.docs.get(uri);
+    if (d) d.cursor = cursor;
+    this.post({ type: 'focus', uri, cursor });
+  }
+
   onResync(listener: (uri: string) => void): { dispose(): void } {
     this.resyncListeners.add(listener);
     return { dispose: () => this.resyncListeners.delete(listener) };

@@ -7,6 +7,7 @@ export type ToWorker =
   | { type: 'sync'; uri: string; version: number; text: string; cursor?: number }
   | { type: 'edit'; uri: string; baseVersion: number; version: number; edits: TextEdit[]; length: number; cursor?: number }
   | { type: 'close'; uri: string }
+  | { type: 'focus'; uri: string; cursor: number }
   | { type: 'complete'; id: number; req: CompleteRequest; cancel: SharedArrayBuffer; sentAt?: number }
   | { type: 'score'; id: number; req: ScoreRequest; cancel: SharedArrayBuffer }
   | { type: 'stats'; id: number }

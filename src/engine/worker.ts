@@ -44,6 +44,8 @@ function wakeIdle(): void {
 
 /** The document last encoded ahead (the one being edited): a switch to another gives that one its context again. */
 let active: string | undefined;
+/** The document the background is encoding now, if any. */
+let encoding: string | undefined;
 
 const workspace = new WorkspaceContext(whenIdle, (level, message) => post({ type: 'log', level, message }), () => {
   // a better context for the document being edited, now that every file is listed
@@ -128,6 +130,9 @@ async function handle(m: ToWorker): Promise<void> {
         post({ type: 'resync', uri: m.uri });
       }
       return;
+    case 'focus':
+      if (core?.documents().includes(m.uri)) encodeAhead(m.uri, m.cursor);
+      return;
     case 'close':
       core?.close(m.uri);
       toEncode.delete(m.uri);
@@ -139,8 +144,9 @@ async function handle(m: ToWorker): Promise<void> {
       return;
     case 'workspace':
       workspace.configure(m.config, (core?.options ?? DEFAULT_OPTIONS).memoryBudgetBytes);
-      // documents being edited get (or lose) their context
-      for (const [uri, cursor] of cursors) if (core?.documents().includes(uri)) toEncode.set(uri, cursor);
+      // the document being edited gets (or loses) its context now; the others when they are next
+      // edited or asked for (re-encoding every file ever edited would keep the cores busy for long)
+      if (active && core?.documents().includes(active)) toEncode.set(active, cursors.get(active) ?? 0);
       return;
     case 'files':
       void workspace.filesChanged(m.changed, m.deleted);
@@ -201,12 +207,13 @@ async function pump(): Promise<void> {
         await handle(m);
         continue;
       }
-      // Idle: encode one document ahead of the next request.
-      const next = toEncode.entries().next();
-      if (next.done || !core) break;
-      const [uri, cursor] = next.value;
+      // Idle: encode one document ahead of the next request, the one being edited first.
+      if (!toEncode.size || !core) break;
+      const uri = active !== undefined && toEncode.has(active) ? active : toEncode.keys().next().value!;
+      const cursor = toEncode.get(uri)!;
       toEncode.delete(uri);
       background.cancelled = false;
+      encoding = uri;
       let lastPercent = -1;
       doing = 'encode';
       try {
@@ -228,6 +235,7 @@ async function pump(): Promise<void> {
         }
       } finally {
         doing = 'idle';
+        encoding = undefined;
       }
     }
   } finally {
@@ -236,7 +244,25 @@ async function pump(): Promise<void> {
   }
 }
 
+/**
+ * Questions about the engine's state are answered at once, even while a document encodes in the
+ * background (MEGABYTE: Show context would otherwise wait for a whole 1 MB encode); a question
+ * about a document whose text is still queued waits for it, and pre-empts the encode instead.
+ */
+function answerNow(m: ToWorker): boolean {
+  if (m.type === 'stats') return true;
+  if (m.type !== 'context') return false;
+  return !queue.some((q) => (q.type === 'sync' || q.type === 'edit' || q.type === 'close') && q.uri === m.uri);
+}
+
 port.on('message', (m: ToWorker) => {
+  if (answerNow(m)) {
+    void handle(m).then(pump);
+    return;
+  }
+  // the user moved to another document: its text and context come before the rest of this encode
+  const switched = (m.type === 'sync' || m.type === 'edit' || m.type === 'focus') && m.cursor !== undefined && encoding !== undefined && m.uri !== encoding;
+  if (m.type === 'context' || switched) background.cancelled = true;
   if (m.type === 'complete') arrivals.set(m.id, { at: epochMs(), sentAt: m.sentAt, behind: doing });
   if (m.type === 'complete' || m.type === 'score' || m.type === 'load') background.cancelled = true;
   // A newer full sync of a document replaces an older sync (or edits) of it still queued.

@@ -42,7 +42,7 @@ export class DocumentSync implements vscode.Disposable {
   private readonly subscriptions: vscode.Disposable[];
 
   constructor(
-    private readonly engine: Pick<Engine, 'sync' | 'edit' | 'close' | 'onResync'>,
+    private readonly engine: Pick<Engine, 'sync' | 'edit' | 'focus' | 'close' | 'onResync'>,
     /** Whether to sync a document as soon as it opens (completions may come); others sync on first use. */
     private readonly syncEagerly: (doc: vscode.TextDocument) => boolean,
     private readonly log: vscode.LogOutputChannel,
@@ -52,8 +52,31 @@ export class DocumentSync implements vscode.Disposable {
       vscode.workspace.onDidChangeTextDocument((e) => this.changed(e)),
       vscode.workspace.onDidCloseTextDocument((doc) => this.close(doc)),
       this.engine.onResync((uri) => this.resync(uri)),
+      vscode.window.onDidChangeActiveTextEditor((editor) => this.focused(editor)),
     ];
     for (const doc of vscode.workspace.textDocuments) this.update(doc);
+    this.focused(vscode.window.activeTextEditor);
+  }
+
+  /**
+   * The user moved to this editor (a file just opened, or a switch of tabs): the engine encodes
+   * its document and workspace context ahead of the first request, before other background work.
+   */
+  private focused(editor: vscode.TextEditor | undefined): void {
+    if (!editor) return;
+    const doc = editor.document;
+    const uri = doc.uri.toString();
+    if (!this.versions.has(uri) && !this.syncEagerly(doc)) return;
+    // not held at this version: the full text goes, with the cursor (the editor is active now)
+    if (this.versions.get(uri) !== doc.version) {
+      this.ensure(doc);
+      return;
+    }
+    try {
+      this.engine.focus(uri, doc.offsetAt(editor.selection.active));
+    } catch (err) {
+      this.log.error(`focus ${uri} failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   /** Makes sure the engine holds `doc` at its current version; false when it can't be synced. */

@@ -70,7 +70,7 @@ export class StatusBar implements vscode.Disposable {
         break;
       case 'encoding':
         item.text = `$(loading~spin) MEGABYTE${name ? ` ${name}` : ''} · encoding ${Math.round(s.percent)}%`;
-        item.tooltip = tooltip(`Encoding the context of ${lastSegment(s.uri)}: ${Math.round(s.percent)}%`, serving);
+        item.tooltip = tooltip(`Encoding the context of ${lastSegment(s.uri)}: ${Math.round(s.percent)}%${this.contextLine()}`, serving);
         break;
       case 'error':
         item.text = `$(error) MEGABYTE${name ? ` ${name}` : ''}`;

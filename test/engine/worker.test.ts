@@ -101,3 +101,54 @@ test('edits travel as edits; one that cannot apply, or a restart, asks the owner
   assert.equal(await again, 'd');
   await engine.dispose();
 });
+
+test('while a large document encodes in the background, questions are answered at once, and a document the user moves to is encoded first', async () => {
+  const engine = startEngine({ workerPath, executionProviders: ['cpu'] });
+  await engine.load(MODEL_DIR);
+  const events: string[] = [];
+  const sub = engine.onState((s) => {
+    if (s.kind === 'encoding') events.push(`encoding ${s.uri} ${s.percent}`);
+    else if (s.kind === 'ready') events.push('ready');
+  });
+  const firstEncoding = new Promise<void>((resolve) => {
+    const w = engine.onState((s) => {
+      if (s.kind === 'encoding' && s.uri === 'big') {
+        w.dispose();
+        resolve();
+      }
+    });
+  });
+  const big = longText(400_000);
+  engine.sync('big', 1, big, big.length);
+  await firstEncoding;
+  // Show context and the memory figures do not wait for the encode to end
+  const info = await engine.context('big');
+  events.push('context answered');
+  await engine.stats();
+  events.push('stats answered');
+  assert.deepEqual(info.parts, []);
+  const small = longText(40_000);
+  // a file opened (synced before its editor is active, so without a cursor), then its editor
+  // became the active one: it is encoded before the rest of 'big', which resumes after
+  engine.sync('small', 1, small);
+  engine.focus('small', small.length);
+  await new Promise<void>((resolve) => {
+    const w = engine.onState((s) => {
+      if (s.kind === 'ready' && events.some((e) => e.startsWith('encoding small'))) {
+        w.dispose();
+        resolve();
+      }
+    });
+  });
+  const r = await engine.complete({ uri: 'small', version: 1, offset: small.length, candidates: 1, maxBytes: 4, temperature: 0, topP: 1, stop: 'budget', timeBudgetMs: 10000 });
+  assert.equal(r.window, 'full');
+  sub.dispose();
+  await engine.dispose();
+  const at = (pred: (e: string) => boolean) => events.findIndex(pred);
+  // (the load's own 'ready' may come first)
+  const firstReady = events.findIndex((e, i) => e === 'ready' && i > at((f) => f.startsWith('encoding big')));
+  assert.ok(at((e) => e === 'context answered') < firstReady && at((e) => e === 'stats answered') < firstReady, `answered before the encode ended: ${events.join(', ')}`);
+  const smallAt = at((e) => e.startsWith('encoding small'));
+  const bigPercents = events.slice(0, smallAt).filter((e) => e.startsWith('encoding big')).map((e) => Number(e.split(' ')[2]));
+  assert.ok(smallAt > 0 && Math.max(...bigPercents) < 100, `small encoded before big was done: ${events.join(', ')}`);
+});
