@@ -32,6 +32,7 @@ sys.exit(0 if a["network_only_bpb"] < b["network_only_bpb"] else 1)
 EOF
 
 step "export"
+cp models/mb-small/manifest.json "$OUT/manifest-before.json"
 py models/training/export.py --checkpoint "$CK" --out models/mb-small --name mb-small \
   --description "$(node -p 'require("./models/mb-small/manifest.json").description')" --corpus "$CORPUS"
 step "match model weights"
@@ -52,6 +53,15 @@ import json, sys
 ck, corpus, out = sys.argv[1:4]
 path = "models/mb-small/manifest.json"
 m = json.load(open(path))
+# each segment's held-out figures of the network alone (npm run curve plots them): the earlier
+# segments' from the manifest before, this one's from the samples measured above
+before = json.load(open(f"{out}/manifest-before.json"))["training"]["segments"]
+segments = m["training"]["segments"]
+for old, new in zip(before, segments):
+    if "heldout_network_bpb" in old:
+        new["heldout_network_bpb"] = old["heldout_network_bpb"]
+segments[-1]["heldout_network_bpb"] = {"v2 1.29 MB": json.load(open(f"{out}/after-1mb.json"))["network_only_bpb"],
+                                       "v2 370 KB": json.load(open(f"{out}/e1.json"))["network_only_bpb"]}
 e = json.load(open(f"{out}/e1.json"))
 e["command"] = f"eval.py --checkpoint {ck} --heldout {corpus} --max-bytes 300000 --fim-spans 40 --match models/mb-small/manifest.json"
 e["match_model_bpb"] = e["bpb"]

@@ -38,9 +38,9 @@ function frame(title: string, xLabel: string, yLabel: string, body: string): str
     body + '</svg>';
 }
 
-function legend(names: string[]): string {
+function legend(names: string[], right = false): string {
   return names.map((n, i) => {
-    const x = M.left + 12;
+    const x = right ? W - M.right - 12 - 7 * Math.max(...names.map((m) => m.length)) - 18 : M.left + 12;
     const y = M.top + 14 + i * 18;
     return `<rect x="${x}" y="${y - 9}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/>` + text(x + 18, y + 1, n);
   }).join('');
@@ -164,15 +164,21 @@ function screenshot(exe: string, html: string, png: string, profile: string): Pr
   });
 }
 
-/** A linear line chart with both axes from 0 to 1 (shares, probabilities). */
-export function lineChart(file: string, title: string, xLabel: string, yLabel: string, series: Series[]): Chart {
-  const px = (x: number) => M.left + x * (W - M.left - M.right);
-  const py = (y: number) => H - M.bottom - y * (H - M.top - M.bottom);
+/**
+ * A linear line chart; both axes from 0 to 1 (shares, probabilities) unless `range` gives them
+ * (then the legend goes top right, clear of a curve falling from the top left).
+ */
+export function lineChart(file: string, title: string, xLabel: string, yLabel: string, series: Series[], range?: { x: [number, number]; y: [number, number] }): Chart {
+  const [x0, x1] = range?.x ?? [0, 1];
+  const [y0, y1] = range?.y ?? [0, 1];
+  const px = (x: number) => M.left + ((x - x0) / (x1 - x0)) * (W - M.left - M.right);
+  const py = (y: number) => H - M.bottom - ((y - y0) / (y1 - y0)) * (H - M.top - M.bottom);
   let body = '';
   for (let k = 0; k <= 10; k += 2) {
-    const v = k / 10;
-    body += `<line x1="${M.left}" x2="${W - M.right}" y1="${py(v)}" y2="${py(v)}" stroke="#ddd"/>` + text(M.left - 8, py(v) + 4, fmt(v), 'text-anchor="end"');
-    body += `<line x1="${px(v)}" x2="${px(v)}" y1="${M.top}" y2="${H - M.bottom}" stroke="#eee"/>` + text(px(v), H - M.bottom + 18, fmt(v), 'text-anchor="middle"');
+    const vy = y0 + (k / 10) * (y1 - y0);
+    const vx = x0 + (k / 10) * (x1 - x0);
+    body += `<line x1="${M.left}" x2="${W - M.right}" y1="${py(vy)}" y2="${py(vy)}" stroke="#ddd"/>` + text(M.left - 8, py(vy) + 4, fmt(vy), 'text-anchor="end"');
+    body += `<line x1="${px(vx)}" x2="${px(vx)}" y1="${M.top}" y2="${H - M.bottom}" stroke="#eee"/>` + text(px(vx), H - M.bottom + 18, fmt(vx), 'text-anchor="middle"');
   }
   series.forEach((s, i) => {
     const c = COLORS[i % COLORS.length];
@@ -180,6 +186,6 @@ export function lineChart(file: string, title: string, xLabel: string, yLabel: s
     for (let k = 1; k < p.length; k++) body += `<line x1="${px(p[k - 1].x)}" y1="${py(p[k - 1].y)}" x2="${px(p[k].x)}" y2="${py(p[k].y)}" stroke="${c}" stroke-width="2.5"/>`;
     for (const q of p) body += `<circle cx="${px(q.x)}" cy="${py(q.y)}" r="4.5" fill="${c}"/>`;
   });
-  body += legend(series.map((s) => s.name));
+  body += legend(series.map((s) => s.name), range !== undefined);
   return { file, svg: frame(title, xLabel, yLabel, body) };
 }

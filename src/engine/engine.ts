@@ -86,8 +86,8 @@ export class EngineCore {
    * 200: exact with the suffix 9 % of one-line and 5 % of 2-4-line middles, ended by the model 21 %
    * and 28 %, both ways), and what the editor shows is better: held-out positions, each rule with
    * its own calibration (npm run precision -- --positions 1200 --seed 12 [--generation match]):
-   * coverage 38.3 % vs 32.3 %, precision 73.4 % vs 70.8 %, characters kept 5,112 vs 3,404 for
-   * 1,293 vs 1,004 shown wrong. It costs a background pass of about 8-10 s per MB of document
+   * more coverage and characters kept at about the same precision (the README's table of
+   * npm run precision has the figures). It costs a background pass of about 8-10 s per MB of document
    * (until it has caught up a request uses the match model alone, and its calibration) and ~220 MB
    * of tables at 1 MB, and generation about a quarter slower. Reads and writes the option (the
    * worker's configure() changes it).

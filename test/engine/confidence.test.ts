@@ -37,8 +37,15 @@ test('the bundled model is calibrated as the editor generates: sure and right te
     assert.equal(e.info().uncalibrated, undefined, 'the bundled manifest has a calibration for the default generation rule');
     const right = await answer(e, DOC);
     assert.equal(right.confidence.calibrated, true);
-    const conf = right.candidates.map((c) => c.confidence ?? -1);
-    assert.deepEqual(conf, [...conf].sort((a, b) => b - a), 'most confident first');
+    // what cycling offers: the shown ones first, most confident first; then the held-back ones,
+    // surest of their first piece first (how likely the start of it is right)
+    const shown = right.candidates.filter((c) => c.shown);
+    const held = right.candidates.filter((c) => !c.shown);
+    assert.deepEqual(right.candidates, [...shown, ...held], 'shown before held back');
+    const byShown = shown.map((c) => c.shownConfidence ?? -1);
+    assert.deepEqual(byShown, [...byShown].sort((a, b) => b - a), 'shown: most confident first');
+    const byLead = held.map((c) => c.leadConfidence ?? -1);
+    assert.deepEqual(byLead, [...byLead].sort((a, b) => b - a), 'held back: surest first piece first');
     assert.equal(right.candidates[0].shown, 'age', JSON.stringify(right.candidates.map((c) => [c.offered, c.confidence])));
     assert.ok(right.candidates[0].shownConfidence! >= right.confidence.threshold);
 
