@@ -21,6 +21,9 @@ function cursorIn(doc: vscode.TextDocument): number | undefined {
   return editor && editor.document === doc ? doc.offsetAt(editor.selection.active) : undefined;
 }
 
+/** How long the cursor rests on a new line before the engine encodes ahead there. */
+const MOVE_REST_MS = 120;
+
 /** Output channels are text documents too; they are never completed, scored or continued. */
 export function canSync(doc: vscode.TextDocument): boolean {
   return doc.uri.scheme !== 'output' && docLength(doc) <= MAX_SYNC_CHARS;
@@ -38,6 +41,9 @@ export interface SyncStats {
 export class DocumentSync implements vscode.Disposable {
   /** uri → the version the engine holds. */
   private readonly versions = new Map<string, number>();
+  /** The line of the cursor the engine was last told of, per document. */
+  private readonly cursorLine = new Map<string, number>();
+  private moveTimer: NodeJS.Timeout | undefined;
   readonly stats: SyncStats = { full: 0, fullChars: 0, edits: 0 };
   private readonly subscriptions: vscode.Disposable[];
 
@@ -53,9 +59,27 @@ export class DocumentSync implements vscode.Disposable {
       vscode.workspace.onDidCloseTextDocument((doc) => this.close(doc)),
       this.engine.onResync((uri) => this.resync(uri)),
       vscode.window.onDidChangeActiveTextEditor((editor) => this.focused(editor)),
+      vscode.window.onDidChangeTextEditorSelection((e) => this.moved(e.textEditor)),
+      { dispose: () => clearTimeout(this.moveTimer) },
     ];
     for (const doc of vscode.workspace.textDocuments) this.update(doc);
     this.focused(vscode.window.activeTextEditor);
+  }
+
+  /**
+   * The cursor moved (a click, arrow keys, a jump to a definition): once it rests for MOVE_REST_MS
+   * on another line than the engine was last told, the engine encodes the text at the new place
+   * ahead of the first keystroke there. (Typing moves it too; edits carry the cursor themselves.)
+   */
+  private moved(editor: vscode.TextEditor): void {
+    if (editor !== vscode.window.activeTextEditor) return;
+    clearTimeout(this.moveTimer);
+    this.moveTimer = setTimeout(() => {
+      if (editor !== vscode.window.activeTextEditor || editor.document.isClosed) return;
+      const uri = editor.document.uri.toString();
+      const line = editor.selection.active.line;
+      if (this.versions.get(uri) === editor.document.version && this.cursorLine.get(uri) !== line) this.focused(editor);
+    }, MOVE_REST_MS);
   }
 
   /**
@@ -74,6 +98,7 @@ export class DocumentSync implements vscode.Disposable {
     }
     try {
       this.engine.focus(uri, doc.offsetAt(editor.selection.active));
+      this.cursorLine.set(uri, editor.selection.active.line);
     } catch (err) {
       this.log.error(`focus ${uri} failed: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -86,7 +111,7 @@ export class DocumentSync implements vscode.Disposable {
     if (!canSync(doc)) return false;
     try {
       const text = doc.getText();
-      this.engine.sync(uri, doc.version, text, cursorIn(doc));
+      this.engine.sync(uri, doc.version, text, this.noteCursor(doc));
       this.versions.set(uri, doc.version);
       this.stats.full++;
       this.stats.fullChars += text.length;
@@ -116,13 +141,20 @@ export class DocumentSync implements vscode.Disposable {
     }
     try {
       const edits = e.contentChanges.map((c) => ({ offset: c.rangeOffset, length: c.rangeLength, text: c.text }));
-      this.engine.edit(uri, held, doc.version, edits, length, cursorIn(doc));
+      this.engine.edit(uri, held, doc.version, edits, length, this.noteCursor(doc));
       this.versions.set(uri, doc.version);
       this.stats.edits++;
     } catch (err) {
       this.log.error(`edit ${uri} v${doc.version} failed: ${err instanceof Error ? err.message : String(err)}`);
       this.versions.delete(uri);
     }
+  }
+
+  /** The cursor to send with the document's text (active editor only), noting its line. */
+  private noteCursor(doc: vscode.TextDocument): number | undefined {
+    const cursor = cursorIn(doc);
+    if (cursor !== undefined) this.cursorLine.set(doc.uri.toString(), vscode.window.activeTextEditor!.selection.active.line);
+    return cursor;
   }
 
   /** The engine lost this document's text: send it whole (now if it is open, else at its next use). */
@@ -140,6 +172,7 @@ export class DocumentSync implements vscode.Disposable {
 
   private close(doc: vscode.TextDocument): void {
     const uri = doc.uri.toString();
+    this.cursorLine.delete(uri);
     if (!this.versions.delete(uri)) return;
     try {
       this.engine.close(uri);
