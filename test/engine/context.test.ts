@@ -11,25 +11,7 @@ import { NEVER_CANCELLED } from '../../src/engine/decoder';
 import { folderContext } from '../../src/engine/context';
 import { EngineCore, NEAR_FIRST_MISSING } from '../../src/engine/engine';
 import { MODEL_DIR, longText } from './helpers';
-
-const UTIL = `// Checksums for the upload pipeline.
-export function crc32OfChunkedUpload(chunks: Uint8Array[], seed = 0): number {
-  let c = seed ^ 0xffffffff;
-  for (const chunk of chunks) for (const b of chunk) c = TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-export const TABLE = new Uint32Array(256);
-`;
-
-// the function's name is only in util.ts
-const MAIN = `import { TABLE } from './util';
-
-export function verify(chunks: Uint8Array[], expected: number): boolean {
-  const actual = crc32Of█
-  return actual === expected;
-}
-`;
+import { MAIN, MAIN_CURSOR, UTIL } from '../fixtures/crossfile';
 
 const ask = (uri: string, offset: number, extra: object = {}) => ({
   uri, version: 1, offset, candidates: 1, maxBytes: 48, temperature: 0, topP: 1, stop: 'line' as const, timeBudgetMs: 60_000, ...extra,
@@ -41,8 +23,8 @@ test('with its workspace context, a completion uses a name defined in another fi
     mkdirSync(path.join(dir, 'src'));
     writeFileSync(path.join(dir, 'src', 'util.ts'), UTIL);
     const file = path.join(dir, 'src', 'main.ts');
-    const text = MAIN.replace('█', '');
-    const cursor = MAIN.indexOf('█');
+    const text = MAIN;
+    const cursor = MAIN_CURSOR;
     writeFileSync(file, text);
     const e = await EngineCore.load(MODEL_DIR, { executionProviders: ['cpu'] });
     e.sync(file, 1, text);

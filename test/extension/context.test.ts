@@ -9,25 +9,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ContextInfo } from '../../src/engine/api';
 import { suggest, useReadyExtension, waitFor, withSetting, type MegabyteApi } from './helpers';
-
-const UTIL = `// Checksums for the upload pipeline.
-export function crc32OfChunkedUpload(chunks: Uint8Array[], seed = 0): number {
-  let c = seed ^ 0xffffffff;
-  for (const chunk of chunks) for (const b of chunk) c = TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-export const TABLE = new Uint32Array(256);
-`;
-
-// the function's name is only in util.ts
-const MAIN = `import { TABLE } from './util';
-
-export function verify(chunks: Uint8Array[], expected: number): boolean {
-  const actual = crc32Of
-  return actual === expected;
-}
-`;
+import { MAIN, MAIN_CURSOR, UTIL } from '../fixtures/crossfile';
 
 describe('Workspace context', () => {
   let api: MegabyteApi;
@@ -44,7 +26,7 @@ describe('Workspace context', () => {
     for (const [name, text] of Object.entries(more)) fs.writeFileSync(path.join(dir, name), text);
     const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(path.join(dir, 'main.ts')));
     const editor = await vscode.window.showTextDocument(doc, { preview: false });
-    const at = doc.positionAt(MAIN.indexOf('crc32Of') + 'crc32Of'.length);
+    const at = doc.positionAt(MAIN_CURSOR);
     editor.selection = new vscode.Selection(at, at);
     return { dir, editor };
   }
