@@ -137,6 +137,11 @@ export class Config {
     };
   }
 
+  /** Whether documents are encoded ahead when their editor becomes active and after a cursor move (megabyte.performance.encodeAhead). */
+  encodeAhead(): boolean {
+    return bool(this.workspace.getConfiguration('megabyte.performance').get('encodeAhead'), SETTINGS['megabyte.performance.encodeAhead'].default);
+  }
+
   engineOptions(): EngineOptions {
     const c = this.workspace.getConfiguration('megabyte.performance');
     const eps = c.get<unknown>('executionProviders');

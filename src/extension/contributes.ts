@@ -54,6 +54,7 @@ export const SETTINGS = {
   'megabyte.performance.suffixBytes': { type: 'integer', default: DEFAULT_OPTIONS.suffixBytes, minimum: 0, maximum: 65_536 },
   'megabyte.performance.matchModel': { type: 'boolean', default: DEFAULT_OPTIONS.matchModel },
   'megabyte.performance.generationMixing': { type: 'boolean', default: DEFAULT_OPTIONS.generationMixing },
+  'megabyte.performance.encodeAhead': { type: 'boolean', default: true },
   'megabyte.performance.memoryBudgetMB': { type: 'integer', default: DEFAULT_OPTIONS.memoryBudgetBytes / MiB, minimum: 16, maximum: 65_536 },
 } as const satisfies Record<string, Setting>;
 

@@ -52,6 +52,8 @@ export class DocumentSync implements vscode.Disposable {
     /** Whether to sync a document as soon as it opens (completions may come); others sync on first use. */
     private readonly syncEagerly: (doc: vscode.TextDocument) => boolean,
     private readonly log: vscode.LogOutputChannel,
+    /** Whether to encode ahead on focus and after a cursor move (megabyte.performance.encodeAhead). */
+    private readonly encodeAhead: () => boolean = () => true,
   ) {
     this.subscriptions = [
       vscode.workspace.onDidOpenTextDocument((doc) => this.update(doc)),
@@ -72,7 +74,7 @@ export class DocumentSync implements vscode.Disposable {
    * ahead of the first keystroke there. (Typing moves it too; edits carry the cursor themselves.)
    */
   private moved(editor: vscode.TextEditor): void {
-    if (editor !== vscode.window.activeTextEditor) return;
+    if (editor !== vscode.window.activeTextEditor || !this.encodeAhead()) return;
     clearTimeout(this.moveTimer);
     this.moveTimer = setTimeout(() => {
       if (editor !== vscode.window.activeTextEditor || editor.document.isClosed) return;
@@ -87,7 +89,7 @@ export class DocumentSync implements vscode.Disposable {
    * its document and workspace context ahead of the first request, before other background work.
    */
   private focused(editor: vscode.TextEditor | undefined): void {
-    if (!editor) return;
+    if (!editor || !this.encodeAhead()) return;
     const doc = editor.document;
     const uri = doc.uri.toString();
     if (!this.versions.has(uri) && !this.syncEagerly(doc)) return;

@@ -38,7 +38,7 @@ export function activate(context: vscode.ExtensionContext): MegabyteApi {
   const settle = () => c.status.settle();
 
   // Documents whose language is excluded sync only when a command needs them.
-  const documents = new DocumentSync(engine, (doc) => !config.completion(doc).excludeLanguages.includes(doc.languageId), log);
+  const documents = new DocumentSync(engine, (doc) => !config.completion(doc).excludeLanguages.includes(doc.languageId), log, () => config.encodeAhead());
   const completions = new CompletionProvider({
     engine, config, documents, log, isPaused: () => c.paused, onSettled: settle,
     onResult: (uri, r) => c.status.setContext(uri, r.context.files, r.context.bytes, r.window === 'near'),
