@@ -438,12 +438,16 @@ export class WorkspaceIndex {
     const rel = toPosix(path.relative(root, abs));
     const parts = rel.split('/');
     if (parts.some((s) => s === '..' || s === '')) return false;
-    for (let i = 1; i < parts.length; i++) {
-      const relDir = parts.slice(0, i).join('/');
-      if (this.skipDir(this.t, root, parts[i - 1], relDir)) return false;
+    return this.foldersAllowed(root, parts, parts.length - 1) && !this.skipFile(this.t, root, parts[parts.length - 1], rel);
+  }
+
+  /** The first `n` folders of `parts` (relative to `root`) are ones discovery walks: not skipped, excluded, ignored or a marker folder. */
+  private foldersAllowed(root: string, parts: readonly string[], n: number): boolean {
+    for (let i = 1; i <= n; i++) {
+      if (this.skipDir(this.t, root, parts[i - 1], parts.slice(0, i).join('/'))) return false;
       if (this.t.markerDirs.has(path.join(root, ...parts.slice(0, i)))) return false;
     }
-    return !this.skipFile(this.t, root, parts[parts.length - 1], rel);
+    return true;
   }
 
   /** Rough memory held by the index, bytes: strings at 2 bytes a character plus object overhead. */
@@ -475,7 +479,9 @@ export class WorkspaceIndex {
   async refreshFolder(dir: string): Promise<boolean> {
     const abs = path.resolve(dir);
     const root = this.rootOf(abs);
-    if (!root || (abs !== root && !this.allowedDir(abs))) return false;
+    if (!root) return false;
+    const parts = abs === root ? [] : toPosix(path.relative(root, abs)).split('/');
+    if (!this.foldersAllowed(root, parts, parts.length)) return false;
     let entries;
     try {
       entries = await fsp.readdir(abs, { withFileTypes: true });
@@ -485,16 +491,16 @@ export class WorkspaceIndex {
     if (entries.length > REFRESH_MAX) return false;
     if (abs !== root && entries.some((e) => MARKERS.includes(e.name))) return false;
     const realRoots = this.reals();
+    const files = entries.filter((e) => (e.isFile() || e.isSymbolicLink()) && this.allowed(path.join(abs, e.name)));
+    // stat in parallel, as discovery does (this runs before the document's encode)
+    const stats = await Promise.all(files.map((e) => this.statListed(path.join(abs, e.name), e.isSymbolicLink(), realRoots)));
     const before = this.filesIn(abs);
-    const present = new Set<string>();
+    const present = new Set(files.map((e) => e.name));
     let changed = false;
-    for (const e of entries) {
-      if (!(e.isFile() || e.isSymbolicLink())) continue;
-      const p = path.join(abs, e.name);
-      if (!this.allowed(p)) continue;
-      present.add(e.name);
-      const st = await this.statListed(p, e.isSymbolicLink(), realRoots);
-      const old = before.get(e.name);
+    for (let i = 0; i < files.length; i++) {
+      const p = path.join(abs, files[i].name);
+      const st = stats[i];
+      const old = before.get(files[i].name);
       if (!st) {
         if (old) {
           this.remove(p);
@@ -512,18 +518,6 @@ export class WorkspaceIndex {
       changed = true;
     }
     return changed;
-  }
-
-  /** A folder inside a root that discovery would walk (not skipped, excluded or ignored on the way). */
-  private allowedDir(abs: string): boolean {
-    const root = this.rootOf(abs);
-    if (!root) return false;
-    const parts = toPosix(path.relative(root, abs)).split('/');
-    for (let i = 1; i <= parts.length; i++) {
-      if (this.skipDir(this.t, root, parts[i - 1], parts.slice(0, i).join('/'))) return false;
-      if (i < parts.length && this.t.markerDirs.has(path.join(root, ...parts.slice(0, i)))) return false;
-    }
-    return true;
   }
 
   /** The owner learnt that a file was created or changed. Files not allowed or too big are dropped. */
