@@ -40,7 +40,7 @@ import torch
 import torch.distributed as dist
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from megabyte.model import Megabyte, ModelConfig, PRESETS, MLPS  # noqa: E402
+from megabyte.model import Megabyte, ModelConfig, PRESETS, MLPS, grow  # noqa: E402
 from megabyte.data import Corpus, batch  # noqa: E402
 from megabyte.optim import Muon, muon_params  # noqa: E402
 from megabyte.checkpoint import SEGMENT_KEYS, load_weights  # noqa: E402
@@ -151,6 +151,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--init-from", help="start from these weights with a fresh optimizer: a model directory "
                                         "(e.g. models/mb-small: its ONNX graphs and manifest) or a checkpoint")
+    ap.add_argument("--grow", default=None, metavar="LEVEL:LAYERS",
+                    help="with --init-from: append LAYERS blocks to level LEVEL, their output projections zero "
+                         "(the grown model starts as the old one: megabyte.model.grow)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args(argv)
     for k, v in RECIPES[args.recipe].items():
@@ -197,6 +200,21 @@ def main(argv=None) -> dict:
     else:
         cfg = dataclasses.replace(copy.deepcopy(PRESETS[args.preset]), qk_norm=bool(args.qk_norm), mlp=args.mlp,
                                   zero_init=bool(args.zero_init), ngram_orders=ngram, ngram_buckets=args.ngram_buckets)
+    init = None
+    if resume is None and args.init_from:
+        # The architecture is the starting weights' own (a model directory's manifest or a checkpoint's
+        # config), grown by --grow: --preset only names the run.
+        state, st = load_weights(args.init_from, device)
+        cfg = ModelConfig.from_dict(st["config"]) if "config" in st else cfg
+        if args.grow:
+            try:
+                lvl, n = (int(a) for a in args.grow.split(":"))
+            except ValueError:
+                ap.error(f"--grow: LEVEL:LAYERS, got {args.grow!r}")
+            cfg, state = grow(cfg, {k: v.cpu() for k, v in state.items()}, lvl, n)
+        init = (state, st)
+    elif args.grow:
+        ap.error("--grow needs --init-from")
     model = Megabyte(cfg).to(device)
     seq_len = args.seq_len - args.seq_len % cfg.top_unit
     if args.optimizer == "muon":
@@ -227,8 +245,8 @@ def main(argv=None) -> dict:
         step, seen_bytes, train_seconds = st["step"], st["seen_bytes"], st["train_seconds"]
         total = args.steps or st["total"]  # an explicit --steps extends (or cuts) the schedule
         history = st.get("history", [])
-    elif args.init_from:
-        state, st = load_weights(args.init_from, device)
+    elif init is not None:
+        state, st = init
         model.load_state_dict(state)
         if ema is not None:
             ema.load_state_dict(state)
@@ -266,7 +284,8 @@ def main(argv=None) -> dict:
                     "fim_rate": args.fim_rate, "fim": args.fim, "middle_weight": args.middle_weight,
                     "history": history, "lr": args.lr, "seed": args.seed, "init_from": args.init_from,
                     "optimizer": args.optimizer, "muon_lr": args.muon_lr if mp else None,
-                    "schedule": args.schedule, "ema": args.ema or None, "run_args": run_args}, ckpt.with_suffix(".tmp"))
+                    "schedule": args.schedule, "ema": args.ema or None, "grow": args.grow,
+                    "run_args": run_args}, ckpt.with_suffix(".tmp"))
         os.replace(ckpt.with_suffix(".tmp"), ckpt)  # a run killed while saving keeps the last checkpoint
 
     while step < total and not stop:

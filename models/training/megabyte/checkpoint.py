@@ -19,7 +19,7 @@ from .symbols import ONNX
 
 # What a checkpoint records of its training segment besides steps, seconds and bytes; export.py
 # writes the same keys into the manifest's training.segments, and train.py --init-from reads them back.
-SEGMENT_KEYS = ("lr", "seed", "init_from", "fim", "middle_weight", "optimizer", "muon_lr", "schedule", "ema")
+SEGMENT_KEYS = ("lr", "seed", "init_from", "fim", "middle_weight", "optimizer", "muon_lr", "schedule", "ema", "grow")
 
 
 class ModelDirError(ValueError):
@@ -115,9 +115,11 @@ def load_weights(path: str | Path, device="cpu") -> tuple[dict, dict]:
     its segments are all in "history")."""
     p = Path(path)
     if p.is_dir():
-        _, state = state_dict_from_model_dir(p)
+        cfg, state = state_dict_from_model_dir(p)
         manifest = json.loads((p / "manifest.json").read_text())
-        return {k: v.to(device) for k, v in state.items()}, _model_dir_record(p, manifest)
+        record = _model_dir_record(p, manifest)
+        record["config"] = cfg.to_dict()
+        return {k: v.to(device) for k, v in state.items()}, record
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such checkpoint or model directory")
     st = torch.load(p, map_location=device, weights_only=False)

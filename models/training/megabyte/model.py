@@ -33,6 +33,7 @@ with, and every option exports to the same ONNX contract):
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field, asdict
 
@@ -147,6 +148,26 @@ PRESETS: dict[str, ModelConfig] = {
         LevelConfig(dim=256, layers=4, heads=4, kv_heads=1, embed_dim=256),
     ]),
 }
+
+
+def grow(cfg: ModelConfig, state: dict, level: int, layers: int) -> tuple[ModelConfig, dict]:
+    """Function-preserving depth growth (train.py --grow): `layers` new blocks appended to `level`,
+    their attention-out and MLP-out projections zero, so the grown model computes exactly what the
+    old one did (each new block adds 0 to the residual stream) and training starts from there.
+    The other new weights get the usual initialisation. Returns (grown config, grown state dict)."""
+    assert 0 <= level < len(cfg.levels) and layers > 0, "--grow LEVEL:LAYERS with a level of the model"
+    grown = copy.deepcopy(cfg)
+    grown.levels[level].layers += layers
+    fresh = Megabyte(grown)
+    out = fresh.state_dict()
+    for k, v in state.items():
+        assert tuple(out[k].shape) == tuple(v.shape), f"{k}: {tuple(v.shape)} vs {tuple(out[k].shape)}"
+        out[k] = v
+    first = cfg.levels[level].layers
+    for i in range(first, first + layers):
+        for name in ("attn.o.weight", "fc2.weight", "fc2.bias"):
+            out[f"levels.{level}.blocks.{i}.{name}"] = torch.zeros_like(out[f"levels.{level}.blocks.{i}.{name}"])
+    return grown, out
 
 
 def rope_cos_sin(positions: torch.Tensor, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:

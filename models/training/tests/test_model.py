@@ -165,3 +165,22 @@ def test_a_damaged_model_dir_gets_an_error_naming_the_file(tiny_models, tmp_path
     with pytest.raises(ModelDirError, match="level1.onnx"):
         verify_model_dir(bad)
     verify_model_dir(d)  # the original is untouched
+
+
+def test_grown_model_computes_what_the_old_one_did_and_then_learns_in_its_new_blocks():
+    from megabyte.model import grow
+    torch.manual_seed(0)
+    old = Megabyte(PRESETS["mb-test"]).eval()
+    cfg, state = grow(old.cfg, old.state_dict(), 0, 2)
+    assert cfg.levels[0].layers == old.cfg.levels[0].layers + 2 and old.cfg.levels[0].layers == 1
+    new = Megabyte(cfg)
+    new.load_state_dict(state)
+    new.eval()
+    x = torch.randint(0, 256, (2, 64))
+    with torch.no_grad():
+        assert torch.allclose(old(x), new(x), atol=1e-6), "the new blocks must add nothing at first"
+    # ...but they are not dead: a step of training reaches them (their output projections get gradients)
+    new.train()
+    new.loss(x).backward()
+    assert new.levels[0].blocks[2].fc2.weight.grad.abs().sum() > 0
+    assert new.levels[0].blocks[2].attn.o.weight.grad.abs().sum() > 0
