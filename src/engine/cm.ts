@@ -12,6 +12,7 @@
 import { EOM, VOCAB_SIZE } from './contract';
 import type { MatchModel, MatchRun } from './match';
 import { MatchTrack } from './match';
+import type { External } from './crossindex';
 
 export const CM_CONTEXTS = ['order0', 'order1', 'order2', 'order3', 'order4', 'order6', 'word', 'word2',
   'column', 'indent', 'sparse23', 'sparse24'] as const;
@@ -764,6 +765,12 @@ export class DocumentCm {
     return this.state.bytes() + this.m4.table.byteLength + this.m12.table.byteLength;
   }
 
+  /** The workspace index both match models also copy from (MatchTrack.setExternal). */
+  setExternal(ext: External | undefined): void {
+    this.m4.setExternal(ext);
+    this.m12.setExternal(ext);
+  }
+
   /** Whether `stream`'s first `sharedEnd` symbols can extend this state (else: a new one). */
   fits(stream: ArrayLike<number>, sharedEnd: number): boolean {
     return sharedEnd >= this.shared && samePrefix(this.stream, stream, this.shared);
@@ -785,9 +792,9 @@ export class DocumentCm {
       const s = stream[i];
       if (s < 256) {
         a.symbol = m4.symbol(stream);
-        a.len = m4.len;
+        a.len = a.symbol < 0 ? 0 : m4.len;
         b.symbol = m12.symbol(stream);
-        b.len = m12.len;
+        b.len = b.symbol < 0 ? 0 : m12.len;
         this.state.codeByte(reader, s, a, b);
       }
       reader.push(s);
@@ -864,11 +871,11 @@ export class CandidateCm {
   private readMatches(): number {
     const a = this.mi0;
     a.symbol = this.match.prediction.symbol;
-    a.len = this.match.length;
+    a.len = a.symbol < 0 ? 0 : this.match.length;
     a.anchored = this.match.isAnchored;
     const b = this.mi1;
     b.symbol = this.long.prediction.symbol;
-    b.len = this.long.length;
+    b.len = b.symbol < 0 ? 0 : this.long.length;
     return a.anchored && a.symbol === EOM ? this.lambda(a.len, true) : 0;
   }
 

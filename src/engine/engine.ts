@@ -18,6 +18,8 @@ import { allowed, bitsOf, nextByteRange, rng, sample } from './sampling';
 import { checkStop, utf8Complete, type StopContext } from './stops';
 import { MatchModel, MatchRun, mixRow, mixedBits } from './match';
 import { CandidateCm, CmBlock, CmScorer, DocumentCm, MatchIn } from './cm';
+import { pathOf } from './context';
+import type { CrossIndex, External } from './crossindex';
 import { Calibration, confidenceBlocks, confidenceSkew, modelDigest, present, type GenerationMixing } from './confidence';
 
 export const MAX_CONTEXT_BYTES = 1_000_000;
@@ -42,6 +44,8 @@ export const NEAR_WINDOW_BYTES = 4096;
 export const NEAR_FIRST_MISSING = 32768;
 
 interface Doc {
+  /** Its file on disk (file: URIs and absolute paths), which the workspace index leaves out for it. */
+  path?: string;
   version: number;
   text: string;
   bytes: Buffer;
@@ -68,6 +72,7 @@ const UNKNOWN_VERSION = -1;
 
 export class EngineCore {
   private docs = new Map<string, Doc>();
+  private cross?: CrossIndex;
   private clock = 0;
   private matchModel?: MatchModel;
   private matchFor?: object;
@@ -199,7 +204,7 @@ export class EngineCore {
       d.bytes = bytes;
       // The cache keeps its stream; the next encode rewinds to the first symbol that differs.
     } else {
-      this.docs.set(uri, { version, text, bytes, cache: new GlobalCache(), windowStart: 0, lastUsed: ++this.clock });
+      this.docs.set(uri, { path: pathOf(uri), version, text, bytes, cache: new GlobalCache(), windowStart: 0, lastUsed: ++this.clock });
     }
   }
 
@@ -259,6 +264,23 @@ export class EngineCore {
     return !same;
   }
 
+  /**
+   * The workspace index the match models also copy from (crossindex.ts; undefined: none), shared
+   * by every document; each leaves its own file out. The network's stream does not change.
+   */
+  setCrossIndex(index: CrossIndex | undefined): void {
+    this.cross = index;
+  }
+
+  get crossIndex(): CrossIndex | undefined {
+    return this.cross;
+  }
+
+  /** A document's view of the workspace index (its own file left out). */
+  private external(d: Doc): External | undefined {
+    return this.cross?.view(d.path);
+  }
+
   private contextSize(d: Doc): { files: number; bytes: number } {
     const c = d.context;
     return { files: c?.parts.length ?? 0, bytes: c ? c.symbols.length - c.parts.length : 0 };
@@ -304,7 +326,7 @@ export class EngineCore {
 
   /** Drops the caches of least recently used documents until the budget holds (never `keep`'s). */
   private enforceBudget(keep: Doc): void {
-    let total = this.cacheBytes() + this.externalBytes();
+    let total = this.cacheBytes() + this.externalBytes() + (this.cross?.bytes() ?? 0);
     if (total <= this.options.memoryBudgetBytes) return;
     const lru = [...this.docs.values()].filter((d) => d !== keep).sort((a, b) => a.lastUsed - b.lastUsed);
     for (const d of lru) {
@@ -402,6 +424,7 @@ export class EngineCore {
     const shared = sharedEnd(stream, fim);
     if (mix) {
       if (!d.cm || d.cm.block !== mix.block || !d.cm.fits(stream, shared)) d.cm = new DocumentCm(mix.block, d.bytes.length + 1 + (d.context?.symbols.length ?? 0), mix.match, mix.long);
+      d.cm.setExternal(this.external(d));
       while (!d.cm.extend(stream, shared, CM_CHUNK)) {
         if (cancel.cancelled) throw new CancelledError();
         if (pause) await pause();
@@ -546,14 +569,15 @@ export class EngineCore {
     const { stream, fim } = prep;
     // the near window never touches the document's CM state (it belongs to the full stream)
     const cm = this.generationMixing && !prep.near ? this.documentCm(d, stream, sharedEnd(stream, fim), CM_SYNC_LIMIT) : undefined;
+    const ext = this.external(d);
     if (cm) {
       const at = cm.at(stream);
-      const { runs, own } = anchoredRuns(matcher, at.match, stream, fim, n);
+      const { runs, own } = anchoredRuns(matcher, at.match, stream, fim, n, ext);
       const cands = runs.map((r) => new CandidateCm(cm.state, at.ctx.clone(), r, at.long.clone(), (len, a) => matcher.lambda(len, a)));
       return { cm: cands, own, release: () => undefined };
     }
-    const scan = matcher.scanForGeneration(stream);
-    const { runs, own } = anchoredRuns(matcher, scan, stream, fim, n);
+    const scan = matcher.scanForGeneration(stream, ext);
+    const { runs, own } = anchoredRuns(matcher, scan, stream, fim, n, ext);
     return { runs, own, release: () => matcher.release(scan) };
   }
 
@@ -576,6 +600,7 @@ export class EngineCore {
       d.cm = new DocumentCm(mix.block, d.bytes.length + 1 + (d.context?.symbols.length ?? 0), mix.match, mix.long);
     }
     if (d.cm.behind(shared) > limit) return undefined;
+    d.cm.setExternal(this.external(d));
     d.cm.extend(stream, shared);
     return d.cm;
   }
@@ -673,10 +698,10 @@ export class EngineCore {
  * Each candidate's match at the cursor (the stream's end), cloned from `scan`: candidate c starts
  * from the c-th anchor (`own[c]`), or from the first when there are fewer.
  */
-function anchoredRuns(matcher: MatchModel, scan: MatchRun, stream: Uint16Array, fim: boolean, n: number): { runs: MatchRun[]; own: boolean[] } {
+function anchoredRuns(matcher: MatchModel, scan: MatchRun, stream: Uint16Array, fim: boolean, n: number, ext?: External): { runs: MatchRun[]; own: boolean[] } {
   // The suffix, if any, lies between SUF and PRE.
   const suf = fim ? stream.indexOf(SUF) : -1;
-  const anchors = matcher.anchors(stream, stream.length, suf + 1, fim ? stream.indexOf(PRE, suf) - suf - 1 : 0, n);
+  const anchors = matcher.anchors(stream, stream.length, suf + 1, fim ? stream.indexOf(PRE, suf) - suf - 1 : 0, n, ext);
   const runs = Array.from({ length: n }, (_, c) => {
     const r = scan.clone();
     const a = anchors[c] ?? anchors[0];

@@ -9,6 +9,7 @@
 // from the suffix as well as from the prefix. Scanning a 1 MB stream takes ~15 ms; a request whose
 // stream extends the last one's resumes that scan, and each candidate extends its own copy of the state.
 import { BOS, EOM, PRE, SUF, VOCAB_SIZE } from './contract';
+import type { External } from './crossindex';
 
 /** Symbols from BOS up are sentinels, not bytes. */
 const SENTINEL = BOS;
@@ -79,10 +80,10 @@ export class MatchRun {
   private anchored = false;
   /** ... and predicts EOM when it reaches this source position (the copied middle is complete). */
   private end = -1;
-  private readonly at = (j: number): number => (j < this.base.length ? this.base[j] : this.gen[j - this.base.length]);
+  private readonly at = (j: number): number => (j < 0 ? this.ext!.index.at(j) : j < this.base.length ? this.base[j] : this.gen[j - this.base.length]);
 
   constructor(private readonly model: MatchModel, private readonly base: ArrayLike<number>, readonly table: Int32Array,
-    private ptr: number, private len: number) {}
+    private ptr: number, private len: number, readonly ext?: External) {}
 
   /** Where the match stands (for the scan cache). */
   get state(): { ptr: number; len: number } {
@@ -102,6 +103,7 @@ export class MatchRun {
   get prediction(): { symbol: number; lambda: number } {
     if (this.len === 0) return { symbol: -1, lambda: 0 };
     const symbol = this.anchored && this.ptr === this.end ? EOM : this.at(this.ptr);
+    if (symbol < 0) return { symbol: -1, lambda: 0 }; // an index match at its file's end
     return { symbol, lambda: this.model.lambda(this.len, this.anchored) };
   }
 
@@ -121,14 +123,14 @@ export class MatchRun {
       this.len = 0;
       this.anchored = false;
     }
-    const r = this.model.advance(this.at, i, this.ptr, this.len, (h) => this.table[h], this.base.length);
+    const r = this.model.advance(this.at, i, this.ptr, this.len, (h) => this.table[h], this.base.length, this.ext);
     this.ptr = r.ptr;
     this.len = r.len;
     if (r.broke) this.anchored = false;
   }
 
   clone(): MatchRun {
-    const c = new MatchRun(this.model, this.base, this.table, this.ptr, this.len);
+    const c = new MatchRun(this.model, this.base, this.table, this.ptr, this.len, this.ext);
     c.gen = [...this.gen];
     c.anchored = this.anchored;
     c.end = this.end;
@@ -145,7 +147,7 @@ export class MatchModel {
    * rule is causal, so resuming gives exactly what a fresh scan would). One slot: the document
    * being edited; `busy` while a request's runs still read its table.
    */
-  private last?: { stream: Uint16Array; table: Int32Array; ptr: number; len: number; busy: boolean };
+  private last?: { stream: Uint16Array; table: Int32Array; ptr: number; len: number; busy: boolean; ext?: External };
 
   constructor(readonly params: MatchParams) {
     const err = matchParamsError(params);
@@ -175,9 +177,10 @@ export class MatchModel {
    * Up to `k` anchors, best first (the first is `anchor`'s): suffix anchors by left match, then
    * left-only ones, each copying a different line than those before it. The editor's candidates
    * after the first copy these, so they offer other places of the file instead of the first
-   * one's second-likeliest byte.
+   * one's second-likeliest byte. With `ext`, places in the workspace index (crossindex.ts) are
+   * candidates too, after the stream's own (the same rules; their sources are negative).
    */
-  anchors(s: ArrayLike<number>, n: number, sufStart: number, sufLen: number, k: number): Anchor[] {
+  anchors(s: ArrayLike<number>, n: number, sufStart: number, sufLen: number, k: number, ext?: External): Anchor[] {
     const a = this.params.anchor;
     if (!a || !this.params.anchor_lambda || n < a.ctx) return [];
     const headLen = Math.min(sufLen, a.head);
@@ -189,6 +192,26 @@ export class MatchModel {
     for (let q = line; q < n && indentOnly; q++) indentOnly = s[q] === 32 || s[q] === 9;
     const both: (Anchor & { left: number })[] = [];
     const leftOnly: (Anchor & { left: number })[] = [];
+    const xat = ext?.index.at;
+    const get = (j: number): number => (j < 0 ? xat!(j) : s[j]);
+    const isByte = (x: number) => x >= 0 && x < SENTINEL;
+    /** A source j whose a.ctx symbols before it are those before n: its left match and suffix anchor. */
+    const consider = (j: number, g: (j: number) => number, floor: number) => {
+      let left = 0;
+      while (left < this.params.verify && j - 1 - left >= floor && g(j - 1 - left) === s[n - 1 - left]) left++;
+      if (isByte(g(j))) leftOnly.push({ source: j, evidence: left, twoSided: false, end: -1, left });
+      if (!twoSided) return;
+      const last = j < 0 ? j + a.reach : Math.min(j + a.reach, n - headLen);
+      for (let t = j + 1; t <= last; t++) {
+        if (!isByte(g(t - 1))) break; // the copied middle may not cross a sentinel (or a file's end)
+        let q = 0;
+        while (q < headLen && g(t + q) === s[sufStart + q]) q++;
+        if (q === headLen) {
+          both.push({ source: j, evidence: left + headLen, twoSided: true, end: t, left });
+          break;
+        }
+      }
+    };
     let seen = 0;
     for (let j = n - 1; j >= a.ctx; j--) {
       if (s[j - 1] !== s[n - 1]) continue;
@@ -196,21 +219,16 @@ export class MatchModel {
       for (let q = 2; q <= a.ctx && same; q++) same = s[j - q] === s[n - q];
       if (!same || (indentOnly && (s[j] === 32 || s[j] === 9))) continue;
       if (++seen > a.candidates) break;
-      let left = 0;
-      while (left < this.params.verify && j - 1 - left >= 0 && s[j - 1 - left] === s[n - 1 - left]) left++;
-      if (s[j] < SENTINEL) leftOnly.push({ source: j, evidence: left, twoSided: false, end: -1, left });
-      if (!twoSided) continue;
-      let end = -1;
-      for (let t = j + 1; t <= Math.min(j + a.reach, n - headLen); t++) {
-        if (s[t - 1] >= SENTINEL) break; // the copied middle may not cross a sentinel
-        let q = 0;
-        while (q < headLen && s[t + q] === s[sufStart + q]) q++;
-        if (q === headLen) {
-          end = t;
-          break;
-        }
+      consider(j, (x) => s[x], 0);
+    }
+    if (ext && seen < a.candidates) {
+      const floor = -ext.index.size;
+      for (const j of ext.index.candidates(get, n, ext, a.candidates - seen)) {
+        let same = true;
+        for (let q = 1; q <= a.ctx && same; q++) same = j - q >= floor && get(j - q) === s[n - q];
+        if (!same || (indentOnly && (get(j) === 32 || get(j) === 9))) continue;
+        consider(j, get, floor);
       }
-      if (end >= 0) both.push({ source: j, evidence: left + headLen, twoSided: true, end, left });
     }
     // stable sorts: among equal left matches the most recent stays first, as in match.py
     const ranked = [...both.sort((x, y) => y.left - x.left), ...leftOnly.sort((x, y) => y.left - x.left)];
@@ -218,11 +236,15 @@ export class MatchModel {
     const lines = new Set<string>();
     for (const r of ranked) {
       if (out.length >= k) break;
-      let e = r.source;
-      while (e < n && e - r.source < 80 && s[e] !== 10 && s[e] < SENTINEL) e++;
-      const copied = Array.prototype.slice.call(s, r.source, e).join(',');
-      if (lines.has(copied)) continue;
-      lines.add(copied);
+      const copied: number[] = [];
+      for (let e = r.source; (e < 0 || e < n) && e - r.source < 80; e++) {
+        const x = get(e);
+        if (x === 10 || !isByte(x)) break;
+        copied.push(x);
+      }
+      const key = copied.join(',');
+      if (lines.has(key)) continue;
+      lines.add(key);
       out.push({ source: r.source, evidence: r.evidence, twoSided: r.twoSided, end: r.end });
     }
     return out;
@@ -233,7 +255,7 @@ export class MatchModel {
    * match copies only from positions below `limit` (scan: i, anything before; MatchRun: its base).
    */
   advance(at: (j: number) => number, i: number, ptr: number, len: number, lookup: (slot: number) => number,
-    limit = i): { ptr: number; len: number; slot: number; broke: boolean } {
+    limit = i, ext?: External): { ptr: number; len: number; slot: number; broke: boolean } {
     const { min_len: minLen, verify } = this.params;
     let broke = false;
     if (len > 0) {
@@ -257,6 +279,10 @@ export class MatchModel {
           len = k;
         }
       }
+      if (len === 0 && ext) {
+        const x = ext.index.find(at, i, ext, verify, minLen);
+        if (x) ({ ptr, len } = x);
+      }
     }
     return { ptr, len, slot: h, broke };
   }
@@ -265,40 +291,42 @@ export class MatchModel {
    * Runs the match over `stream`; with `out`, fills pred[i] (-1: none) and len[i] for every
    * position. Returns the run positioned after the stream, for generation; release() it after.
    */
-  scan(stream: ArrayLike<number>, out?: { pred: Int32Array; len: Int32Array }): MatchRun {
+  scan(stream: ArrayLike<number>, out?: { pred: Int32Array; len: Int32Array }, ext?: External): MatchRun {
     const table = this.free.pop() ?? new Int32Array(1 << this.params.table_bits);
     table.fill(-1);
-    const r = this.scanFrom(stream, table, 0, 0, 0, out);
-    return new MatchRun(this, stream, table, r.ptr, r.len);
+    const r = this.scanFrom(stream, table, 0, 0, 0, out, ext);
+    return new MatchRun(this, stream, table, r.ptr, r.len, ext);
   }
 
   /**
    * scan() for generation: resumes from the last stream when `stream` extends it (typing at the
    * cursor), else scans anew. The stream must not change while the run is in use.
    */
-  scanForGeneration(stream: Uint16Array): MatchRun {
+  scanForGeneration(stream: Uint16Array, ext?: External): MatchRun {
     const c = this.last;
-    if (c && !c.busy && c.stream.length <= stream.length && sameStart(c.stream, stream)) {
-      const r = this.scanFrom(stream, c.table, c.stream.length + 1, c.ptr, c.len);
-      this.last = { stream, table: c.table, ...r, busy: true };
-      return new MatchRun(this, stream, c.table, r.ptr, r.len);
+    if (c && !c.busy && sameExternal(c.ext, ext) && c.stream.length <= stream.length && sameStart(c.stream, stream)) {
+      const r = this.scanFrom(stream, c.table, c.stream.length + 1, c.ptr, c.len, undefined, ext);
+      this.last = { stream, table: c.table, ...r, busy: true, ext };
+      return new MatchRun(this, stream, c.table, r.ptr, r.len, ext);
     }
-    const run = this.scan(stream);
+    const run = this.scan(stream, undefined, ext);
     if (c && !c.busy) this.free.push(c.table);
-    if (!c || !c.busy) this.last = { stream, table: run.table, ptr: run.state.ptr, len: run.state.len, busy: true };
+    if (!c || !c.busy) this.last = { stream, table: run.table, ptr: run.state.ptr, len: run.state.len, busy: true, ext };
     return run;
   }
 
   /** The rule from position `from` (state ptr/len at from - 1) to the stream's end, inclusive. */
   private scanFrom(stream: ArrayLike<number>, table: Int32Array, from: number, ptr: number, len: number,
-    out?: { pred: Int32Array; len: Int32Array }): { ptr: number; len: number } {
+    out?: { pred: Int32Array; len: Int32Array }, ext?: External): { ptr: number; len: number } {
     // advance() inlined over a plain array: a 1 MB stream is 1M steps.
     const { min_len: minLen, verify } = this.params;
     const mask = this.mask;
     const n = stream.length;
+    const xat = ext?.index.at;
+    const get = (j: number) => (j < 0 ? xat!(j) : stream[j]);
     for (let i = from; i <= n; i++) {
       if (len > 0) {
-        if (stream[ptr] === stream[i - 1]) {
+        if ((ptr < 0 ? xat!(ptr) : stream[ptr]) === stream[i - 1]) {
           ptr++;
           if (len < MAX_LEN) len++;
         } else len = 0;
@@ -317,12 +345,17 @@ export class MatchModel {
               len = k;
             }
           }
+          if (len === 0 && ext) {
+            const x = ext.index.find(get, i, ext, verify, minLen);
+            if (x) ({ ptr, len } = x);
+          }
         }
         table[h] = i;
       }
       if (out && i < n) {
-        out.pred[i] = len > 0 ? stream[ptr] : -1;
-        out.len[i] = len;
+        const p = len > 0 ? (ptr < 0 ? xat!(ptr) : stream[ptr]) : -1;
+        out.pred[i] = p < 0 ? -1 : p;
+        out.len[i] = p < 0 ? 0 : len;
       }
     }
     return { ptr, len };
@@ -352,18 +385,35 @@ export class MatchTrack {
   private stream?: ArrayLike<number>;
   private at: (j: number) => number = () => -1;
   private readonly lookup = (h: number) => this.table[h];
+  private ext?: External;
 
   constructor(readonly model: MatchModel) {
     this.table = new Int32Array(1 << model.params.table_bits).fill(-1);
+  }
+
+  /**
+   * The workspace index it also copies from (undefined: none). A new index ends a match running
+   * in the old one; the table (the stream's own positions) stays.
+   */
+  setExternal(ext: External | undefined): void {
+    if (sameExternal(ext, this.ext)) return;
+    if (this.ptr < 0) this.len = 0;
+    this.ext = ext;
+    this.at = this.stream ? this.reader(this.stream) : () => -1;
+  }
+
+  private reader(stream: ArrayLike<number>): (j: number) => number {
+    const x = this.ext?.index.at;
+    return x ? (j) => (j < 0 ? x(j) : stream[j]) : (j) => stream[j];
   }
 
   /** Processes position i (must be `done`); afterwards symbol/length predict stream[i]. */
   step(stream: ArrayLike<number>, i: number): void {
     if (stream !== this.stream) {
       this.stream = stream;
-      this.at = (j) => stream[j];
+      this.at = this.reader(stream);
     }
-    const r = this.model.advance(this.at, i, this.ptr, this.len, this.lookup);
+    const r = this.model.advance(this.at, i, this.ptr, this.len, this.lookup, i, this.ext);
     if (r.slot >= 0) {
       if (this.log) this.log.push(r.slot, this.table[r.slot]);
       this.table[r.slot] = i;
@@ -375,7 +425,9 @@ export class MatchTrack {
 
   /** The symbol predicted at the last processed position (-1: none). */
   symbol(stream: ArrayLike<number>): number {
-    return this.len > 0 ? stream[this.ptr] : -1;
+    if (this.len === 0) return -1;
+    const s = this.ptr < 0 ? this.ext!.index.at(this.ptr) : stream[this.ptr];
+    return s < 0 ? -1 : s;
   }
 
   begin(): void {
@@ -392,7 +444,7 @@ export class MatchTrack {
 
   /** A run for generation over `stream`, whose positions up to its end were processed. */
   run(stream: ArrayLike<number>): MatchRun {
-    return new MatchRun(this.model, stream, this.table, this.ptr, this.len);
+    return new MatchRun(this.model, stream, this.table, this.ptr, this.len, this.ext);
   }
 }
 
@@ -414,6 +466,10 @@ export function mixRow(logits: Float32Array, offset: number, symbol: number, lam
 /** Bits of a symbol under the mixture, from its bits under the network. */
 export function mixedBits(netBits: number, hit: boolean, lambda: number): number {
   return -Math.log2((1 - lambda) * Math.pow(2, -netBits) + (hit ? lambda : 0));
+}
+
+function sameExternal(a: External | undefined, b: External | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.index === b.index && a.lo === b.lo && a.hi === b.hi);
 }
 
 function sameStart(a: Uint16Array, b: Uint16Array): boolean {

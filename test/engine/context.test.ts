@@ -10,6 +10,7 @@ import { BOS, PRE, SUF } from '../../src/engine/contract';
 import { NEVER_CANCELLED } from '../../src/engine/decoder';
 import { folderContext } from '../../src/engine/context';
 import { EngineCore, NEAR_FIRST_MISSING } from '../../src/engine/engine';
+import { CrossIndex } from '../../src/engine/crossindex';
 import { MODEL_DIR, longText } from './helpers';
 import { MAIN, MAIN_CURSOR, UTIL } from '../fixtures/crossfile';
 
@@ -43,6 +44,21 @@ test('with its workspace context, a completion uses a name defined in another fi
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('with the workspace index alone (nothing in the stream), the match models copy the name from the other file', async () => {
+  const e = await EngineCore.load(MODEL_DIR, { executionProviders: ['cpu'] });
+  const file = '/w/src/main.ts';
+  e.sync(file, 1, MAIN);
+  const alone = (await e.complete(ask(file, MAIN_CURSOR))).candidates[0].text;
+  // the index also holds main.ts's own copy on disk, with the answer typed in: it must not count
+  const answered = MAIN.slice(0, MAIN_CURSOR) + 'ToBeLeakedFromDisk(chunks);' + MAIN.slice(MAIN_CURSOR);
+  e.setCrossIndex(new CrossIndex([{ path: file, text: answered }, { path: '/w/src/util.ts', text: UTIL }]));
+  const r = await e.complete(ask(file, MAIN_CURSOR));
+  assert.deepEqual(r.context, { files: 0, bytes: 0 }, 'the stream holds no other file');
+  assert.match(r.candidates[0].text, /^ChunkedUpload/, `with the index: ${JSON.stringify(r.candidates[0].text)}`);
+  assert.doesNotMatch(alone, /^ChunkedUpload/, `alone: ${JSON.stringify(alone)}`);
+  await e.dispose();
 });
 
 test('the context comes first in the stream, each file closed by BOS, and the fill-in-the-middle layout follows', async () => {
