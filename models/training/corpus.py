@@ -640,10 +640,12 @@ def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return r
 
 
-def apt_source_options(out: Path) -> list[str]:
-    """apt options for a private configuration with deb-src entries for the machine's own deb
-    entries (the system's sources are read, not changed); `apt-get update` on it once."""
-    root = out / "apt"
+def apt_source_options(out: Path, kind: str = "deb-src") -> list[str]:
+    """apt options for a private configuration with `kind` entries (deb-src: the sources; deb: the
+    binaries) for the machine's own deb entries, each Debian release's backports suite added where
+    the machine lacks it (golang-1.22-src is a backport); the system's sources are read, not
+    changed; `apt-get update` on it once."""
+    root = out / ("apt" if kind == "deb-src" else "apt-bin")
     parts = root / "sources.list.d"
     opts = ["-o", f"Dir::Etc::SourceList={root / 'sources.list'}", "-o", f"Dir::Etc::SourceParts={parts}",
             "-o", f"Dir::State::Lists={root / 'lists'}", "-o", f"Dir::Cache={root / 'cache'}"]
@@ -659,16 +661,27 @@ def apt_source_options(out: Path) -> list[str]:
         if f.exists():
             for line in f.read_text().splitlines():
                 if re.match(r"^\s*deb\s", line):
-                    one_line.append(re.sub(r"^\s*deb\s", "deb-src ", line))
+                    one_line.append(re.sub(r"^\s*deb\s", f"{kind} ", line))
     (root / "sources.list").write_text("\n".join(one_line) + "\n")
     stanzas = []
+    suites: set[str] = set()
     for f in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
         for st in re.split(r"\n\s*\n", f.read_text()):
             fields = dict(re.findall(r"^([A-Za-z-]+):\s*(.*)$", st, re.M))
             if fields.get("Types", "").split() == ["deb"] and fields.get("Enabled", "yes") != "no":
-                fields["Types"] = "deb-src"
-                stanzas.append("\n".join(f"{k}: {v}" for k, v in fields.items()))
-    (parts / "deb-src.sources").write_text("\n\n".join(stanzas) + "\n")
+                fields["Types"] = kind
+                suites.update(fields.get("Suites", "").split())
+                stanzas.append(fields)
+    for fields in list(stanzas):
+        # the release suites of the Debian archive (not -updates/-security) get their backports
+        own = [x for x in fields.get("Suites", "").split() if "-" not in x and "/debian" in fields.get("URIs", "")
+               and not fields.get("URIs", "").rstrip("/").endswith("-security")]
+        extra = [f"{x}-backports" for x in own if f"{x}-backports" not in suites]
+        if extra:
+            stanzas.append({**fields, "Suites": " ".join(extra)})
+            suites.update(extra)
+    stanzas = ["\n".join(f"{k}: {v}" for k, v in fields.items()) for fields in stanzas]
+    (parts / f"{kind}.sources").write_text("\n\n".join(stanzas) + "\n")
     subprocess.run(["apt-get", *opts, "update"], check=True, stdout=subprocess.DEVNULL)
     stamp.write_text("")
     return opts
@@ -704,7 +717,8 @@ def prefetch(packages: list[Pkg], out: Path) -> None:
     missing = [p for p in packages if p.source == "deb" and _deb_path(dl["deb"], p) is None]
     if missing:
         print(f"apt-get download: {len(missing)} packages", flush=True)
-        _run(["apt-get", "download", *[f"{p.name}={p.version}" for p in missing]], dl["deb"])
+        _run(["apt-get", *apt_source_options(out, "deb"), "download", *[f"{p.name}={p.version}" for p in missing]],
+             dl["deb"])
     missing = [p for p in packages if p.source == "debsrc" and _dsc_files(dl["debsrc"], p) is None]
     if missing:
         print(f"apt-get source --download-only: {len(missing)} packages", flush=True)
