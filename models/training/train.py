@@ -40,7 +40,7 @@ import torch
 import torch.distributed as dist
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from megabyte.model import Megabyte, ModelConfig, PRESETS, MLPS, grow  # noqa: E402
+from megabyte.model import Megabyte, ModelConfig, PRESETS, MLPS, add_ngram, grow  # noqa: E402
 from megabyte.data import Corpus, batch  # noqa: E402
 from megabyte.optim import Muon, muon_params  # noqa: E402
 from megabyte.checkpoint import SEGMENT_KEYS, load_weights  # noqa: E402
@@ -154,6 +154,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--grow", default=None, metavar="LEVEL:LAYERS",
                     help="with --init-from: append LAYERS blocks to level LEVEL, their output projections zero "
                          "(the grown model starts as the old one: megabyte.model.grow)")
+    ap.add_argument("--add-ngram", default=None, metavar="ORDERS",
+                    help="with --init-from: add hashed n-gram input embeddings of these orders (e.g. 2,3) to a model "
+                         "without them, all zero (the model starts as the old one: megabyte.model.add_ngram)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args(argv)
     for k, v in RECIPES[args.recipe].items():
@@ -212,9 +215,15 @@ def main(argv=None) -> dict:
             except ValueError:
                 ap.error(f"--grow: LEVEL:LAYERS, got {args.grow!r}")
             cfg, state = grow(cfg, {k: v.cpu() for k, v in state.items()}, lvl, n)
+        if args.add_ngram:
+            try:
+                orders = [int(n) for n in args.add_ngram.split(",") if n.strip()]
+            except ValueError:
+                ap.error(f"--add-ngram: a comma-separated list of orders, got {args.add_ngram!r}")
+            cfg, state = add_ngram(cfg, {k: v.cpu() for k, v in state.items()}, orders)
         init = (state, st)
-    elif args.grow:
-        ap.error("--grow needs --init-from")
+    elif args.grow or args.add_ngram:
+        ap.error("--grow and --add-ngram need --init-from")
     model = Megabyte(cfg).to(device)
     seq_len = args.seq_len - args.seq_len % cfg.top_unit
     if args.optimizer == "muon":
@@ -285,6 +294,7 @@ def main(argv=None) -> dict:
                     "history": history, "lr": args.lr, "seed": args.seed, "init_from": args.init_from,
                     "optimizer": args.optimizer, "muon_lr": args.muon_lr if mp else None,
                     "schedule": args.schedule, "ema": args.ema or None, "grow": args.grow,
+                    "add_ngram": args.add_ngram,
                     "run_args": run_args}, ckpt.with_suffix(".tmp"))
         os.replace(ckpt.with_suffix(".tmp"), ckpt)  # a run killed while saving keeps the last checkpoint
 

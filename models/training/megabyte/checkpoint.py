@@ -19,7 +19,8 @@ from .symbols import ONNX
 
 # What a checkpoint records of its training segment besides steps, seconds and bytes; export.py
 # writes the same keys into the manifest's training.segments, and train.py --init-from reads them back.
-SEGMENT_KEYS = ("lr", "seed", "init_from", "fim", "middle_weight", "optimizer", "muon_lr", "schedule", "ema", "grow")
+SEGMENT_KEYS = ("lr", "seed", "init_from", "fim", "middle_weight", "optimizer", "muon_lr", "schedule", "ema", "grow",
+                "add_ngram")
 
 
 class ModelDirError(ValueError):

@@ -170,6 +170,26 @@ def grow(cfg: ModelConfig, state: dict, level: int, layers: int) -> tuple[ModelC
     return grown, out
 
 
+def add_ngram(cfg: ModelConfig, state: dict, orders: list[int]) -> tuple[ModelConfig, dict]:
+    """Function-preserving hashed n-gram input embeddings (train.py --add-ngram): tables for
+    `orders` added to a model that has none, all zero, so the model computes exactly what it did
+    and each table learns from its first step (an embedding's rows get the gradient of the input
+    they are added to). Returns (new config, new state dict)."""
+    assert not cfg.ngram_orders, "--add-ngram: the model already has n-gram embeddings"
+    new = copy.deepcopy(cfg)
+    new.ngram_orders = list(orders)
+    new.validate()
+    fresh = Megabyte(new)
+    out = fresh.state_dict()
+    for k, v in state.items():
+        assert tuple(out[k].shape) == tuple(v.shape), f"{k}: {tuple(v.shape)} vs {tuple(out[k].shape)}"
+        out[k] = v
+    for k in out:
+        if ".ngram." in k:
+            out[k] = torch.zeros_like(out[k])
+    return new, out
+
+
 def rope_cos_sin(positions: torch.Tensor, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
     """cos/sin tables (S, head_dim/2), as onnxruntime's GroupQueryAttention takes them."""
     inv = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32, device=positions.device) / head_dim))

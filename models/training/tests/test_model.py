@@ -184,3 +184,23 @@ def test_grown_model_computes_what_the_old_one_did_and_then_learns_in_its_new_bl
     new.loss(x).backward()
     assert new.levels[0].blocks[2].fc2.weight.grad.abs().sum() > 0
     assert new.levels[0].blocks[2].attn.o.weight.grad.abs().sum() > 0
+
+
+def test_added_ngram_embeddings_change_nothing_at_first_and_then_learn():
+    from megabyte.model import add_ngram
+    torch.manual_seed(0)
+    old = Megabyte(PRESETS["mb-test"]).eval()
+    cfg, state = add_ngram(old.cfg, old.state_dict(), [2, 3])
+    assert cfg.ngram_orders == [2, 3] and old.cfg.ngram_orders == []
+    new = Megabyte(cfg)
+    new.load_state_dict(state)
+    new.eval()
+    x = torch.randint(0, 256, (2, 64))
+    with torch.no_grad():
+        assert torch.allclose(old(x), new(x), atol=1e-6), "zero tables must add nothing at first"
+    new.train()
+    new.loss(x).backward()
+    for lvl in new.levels[:-1]:
+        assert all(t.weight.grad.abs().sum() > 0 for t in lvl.ngram), "each table learns from its first step"
+    with pytest.raises(AssertionError):
+        add_ngram(cfg, state, [2])
