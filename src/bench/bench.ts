@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { EXECUTION_PROVIDERS, type CompleteRequest, type ExecutionProvider } from '../engine/api';
+import { DEFAULT_INDEX_BYTES, EXECUTION_PROVIDERS, type CompleteRequest, type ExecutionProvider } from '../engine/api';
 import { startEngine } from '../engine/client';
 import { BOS } from '../engine/contract';
 import { encodeGlobal, GlobalCache, NEVER_CANCELLED } from '../engine/decoder';
@@ -742,7 +742,7 @@ async function measureWorkspace(cfg: Config, f: Flags): Promise<void> {
     for (let i = 0; i < 10; i++) before.push(await ask());
     const mon = stallMonitor();
     const t0 = now();
-    engine.configureWorkspace({ enabled: true, roots: [root], exclude: ['**/*.snap'], gitignore: true, budgetBytes: 65536 });
+    engine.configureWorkspace({ enabled: true, roots: [root], exclude: ['**/*.snap'], gitignore: true, budgetBytes: 65536, indexBytes: DEFAULT_INDEX_BYTES });
     const during: number[] = [];
     let info = await engine.context(uri);
     while (!info.index?.done && now() - t0 < 600_000) {

@@ -10,18 +10,20 @@
 // Each configuration runs in the same run as the editor uses the model (the network with the
 // context-mixing layer, manifest context_mixing), with the mixing before it (network + match model
 // only: match_only) and the network alone (--network-only: only that).
-// With --workspace [--workspace-bytes B]: cross-file infilling. Each span's package (its other
+// With --workspace [--workspace-bytes B] [--index-bytes N]: cross-file infilling. Each span's package (its other
 // files, written under a temporary folder) is the workspace, and each span is filled twice with
 // the editor's settings (the layer, the suffix): alone, and with the workspace context the editor
-// would give it (src/engine/context.ts folderContext). Spans are counted on their own too when
+// would give it (src/engine/context.ts folderContext), and the match models' index of the package
+// the worker would build for it (folderCrossIndex, --index-bytes; 0: none). Spans are counted on their own too when
 // their answer holds a name that the rest of the file does not and another file of the package
 // does (`cross_file`). Last line: {"spans":n,"alone":{...},"workspace":{...},"cross_file":{"n":k,"alone":{...},"workspace":{...}},"ratio":{...}}
 // Last line: {"spans":n,"mixed":{"line":{"n":k,"with_suffix":x,"without_suffix":y,"similarity":{...},...},"lines":{...}},"network_only":{...}}
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { DEFAULT_WORKSPACE_BYTES, type ContextPart } from '../engine/api';
-import { folderContext } from '../engine/context';
+import { DEFAULT_INDEX_BYTES, DEFAULT_WORKSPACE_BYTES, type ContextPart } from '../engine/api';
+import { folderContext, folderCrossIndex } from '../engine/context';
+import type { CrossIndex } from '../engine/crossindex';
 import { EngineCore } from '../engine/engine';
 import { NEVER_CANCELLED } from '../engine/decoder';
 import { rng } from '../engine/sampling';
@@ -37,6 +39,8 @@ export const INFILL_FLAGS = {
   'network-only': { help: 'only the network, without the match model' },
   workspace: { help: 'cross-file: each span alone and with its package as the workspace (the editor\'s context assembly)' },
   'workspace-bytes': { value: 'B', help: `with --workspace: bytes of workspace context (default ${DEFAULT_WORKSPACE_BYTES})` },
+  'index-bytes': { value: 'N', help: `with --workspace: bytes of the package the match models index and copy from (default ${DEFAULT_INDEX_BYTES}; 0: none)` },
+  threads: { value: 'N', help: 'CPU threads, 0: onnxruntime decides (default 0)' },
   verbose: { help: 'each span and its candidates, on stderr' },
 } as const satisfies FlagTable;
 
@@ -84,10 +88,11 @@ async function main(): Promise<void> {
   if (!existsSync(path.join(corpus, 'heldout.idx'))) fail(`no held-out split at ${corpus}: run models/training/corpus.py first`);
   const workspace = p.flags.has('workspace');
   const spans = heldoutSpans(corpus, intFlag(p, 'spans', 60, 1, 10000), intFlag(p, 'seed', 7), workspace ? CROSS_FILE_SPAN_FILES : SPAN_FILES);
-  const engine = await EngineCore.load(stringFlag(p, 'model') ?? defaultModelDir(), { executionProviders: ['cpu'] });
+  const engine = await EngineCore.load(stringFlag(p, 'model') ?? defaultModelDir(), { executionProviders: ['cpu'], threads: intFlag(p, 'threads', 0, 0, 256) });
   const t0 = performance.now();
   if (workspace) {
-    const result = await crossFile(engine, corpus, spans, intFlag(p, 'candidates', 3, 1, 16), intFlag(p, 'workspace-bytes', DEFAULT_WORKSPACE_BYTES, 0, 1_000_000), p.flags.has('verbose'));
+    const budgets = { stream: intFlag(p, 'workspace-bytes', DEFAULT_WORKSPACE_BYTES, 0, 1_000_000), index: intFlag(p, 'index-bytes', DEFAULT_INDEX_BYTES, 0, 32_000_000) };
+    const result = await crossFile(engine, corpus, spans, intFlag(p, 'candidates', 3, 1, 16), budgets, p.flags.has('verbose'));
     console.log(JSON.stringify({ model: engine.info().name, ...result, seconds: +((performance.now() - t0) / 1000).toFixed(1) }));
     await engine.dispose();
     return;
@@ -110,12 +115,16 @@ async function main(): Promise<void> {
   await engine.dispose();
 }
 
-/** One span filled at its cursor, with and without the text after it (`context`: the workspace's parts first). */
-async function fillSpan(engine: EngineCore, s: Span, uri: string, candidates: number, context?: ContextPart[]): Promise<{ want: string; got: Record<string, string>; any: Record<string, boolean>; ended: boolean }> {
+/**
+ * One span filled at its cursor, with and without the text after it (`context`: the workspace's
+ * parts first; `cross`: the match models' index of the workspace, none without it).
+ */
+async function fillSpan(engine: EngineCore, s: Span, uri: string, candidates: number, context?: ContextPart[], cross?: CrossIndex): Promise<{ want: string; got: Record<string, string>; any: Record<string, boolean>; ended: boolean }> {
   const want = s.text.slice(s.start, s.end);
   const doc = s.text.slice(0, s.start) + s.text.slice(s.end);
   engine.sync(uri, 1, doc);
   if (context) engine.setContext(uri, context);
+  engine.setCrossIndex(cross);
   // what the editor does in the background before the first request: encode, build the CM state
   await engine.preEncode(uri, s.start, NEVER_CANCELLED);
   const got: Record<string, string> = {};
@@ -198,7 +207,7 @@ function crossFileName(want: string, doc: string, others: readonly string[]): st
 }
 
 /** --workspace: every span alone and with its package as the workspace (the editor's settings otherwise). */
-async function crossFile(engine: EngineCore, corpus: string, spans: Span[], candidates: number, budget: number, verbose: boolean): Promise<object> {
+async function crossFile(engine: EngineCore, corpus: string, spans: Span[], candidates: number, budget: { stream: number; index: number }, verbose: boolean): Promise<object> {
   const { idx, raw } = heldoutFiles(corpus);
   const root = mkdtempSync(path.join(tmpdir(), 'megabyte-infill-ws-'));
   const packages = new Set(spans.map((s) => s.pkg));
@@ -215,34 +224,42 @@ async function crossFile(engine: EngineCore, corpus: string, spans: Span[], cand
   let crossN = 0;
   let contextFiles = 0;
   let contextBytes = 0;
+  let indexFiles = 0;
+  let indexBytes = 0;
   try {
     for (const [i, s] of spans.entries()) {
       const file = path.join(root, s.pkg, s.path);
       const want = s.text.slice(s.start, s.end);
       const doc = s.text.slice(0, s.start) + s.text.slice(s.end);
       const others = [...texts].filter(([k]) => k.startsWith(`${s.pkg}/`) && k !== s.file).map(([, t]) => t);
-      const cross = crossFileName(want, doc, others);
-      const context = await folderContext(file, doc, path.join(root, s.pkg), budget);
+      const crossName = crossFileName(want, doc, others);
+      const context = await folderContext(file, doc, path.join(root, s.pkg), budget.stream);
+      // the file's own copy on disk (with the span) is in the package: the index's view leaves it out
+      const cross = await folderCrossIndex(file, doc, path.join(root, s.pkg), budget.index);
       contextFiles += context.length;
       contextBytes += context.reduce((a, c) => a + Buffer.byteLength(c.text), 0);
+      const indexed = cross?.files.filter((f) => f.path !== path.resolve(file)) ?? [];
+      indexFiles += indexed.length;
+      indexBytes += indexed.reduce((a, f) => a + f.end - f.start, 0);
       const alone = await fillSpan(engine, s, file, candidates);
-      const withWs = await fillSpan(engine, s, file, candidates, context);
+      const withWs = await fillSpan(engine, s, file, candidates, context, cross);
       tallies.alone.add(s.kind, alone);
       tallies.workspace.add(s.kind, withWs);
-      if (cross) {
+      if (crossName) {
         crossN++;
         tallies.crossAlone.add(s.kind, alone);
         tallies.crossWorkspace.add(s.kind, withWs);
       }
-      if (verbose) console.error(JSON.stringify({ i, file: s.file, cross, context: context.map((c) => path.relative(root, c.path)), want, alone: alone.got.true, workspace: withWs.got.true }));
+      if (verbose) console.error(JSON.stringify({ i, file: s.file, cross: crossName, indexed: indexed.length, context: context.map((c) => path.relative(root, c.path)), want, alone: alone.got.true, workspace: withWs.got.true }));
     }
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
   const ratio = (a: Tally, b: Tally) => (a.exact() ? +(b.exact() / a.exact()).toFixed(2) : null);
   return {
-    spans: spans.length, candidates, workspace_bytes: budget,
+    spans: spans.length, candidates, workspace_bytes: budget.stream, index_bytes: budget.index,
     mean_context: { files: +(contextFiles / Math.max(1, spans.length)).toFixed(1), bytes: Math.round(contextBytes / Math.max(1, spans.length)) },
+    mean_indexed: { files: +(indexFiles / Math.max(1, spans.length)).toFixed(1), bytes: Math.round(indexBytes / Math.max(1, spans.length)) },
     alone: tallies.alone.figures(), workspace: tallies.workspace.figures(),
     cross_file: { n: crossN, alone: tallies.crossAlone.figures(), workspace: tallies.crossWorkspace.figures() },
     ratio: { all: ratio(tallies.alone, tallies.workspace), cross_file: ratio(tallies.crossAlone, tallies.crossWorkspace) },

@@ -1,6 +1,6 @@
 // npm run complete -- [--model DIR] --file F [--offset N] [--candidates K] [--max-bytes M]
 //                     [--no-suffix] [--temperature T] [--seed S] [--stop line|block|budget]
-//                     [--min-confidence X] [--workspace DIR [--workspace-bytes B]] [--verbose]
+//                     [--min-confidence X] [--workspace DIR [--workspace-bytes B] [--index-bytes N]] [--verbose]
 // npm run complete -- [--model DIR] --jobs FILE.jsonl [the same flags, as every job's defaults]
 // N is a byte offset. Last line: {"candidates":["..."],"ms":{"encode":e,"first":f,"total":t},"ep":"cpu",
 //   "confidence":{"calibrated":c,"threshold":x,"reason"?:r},
@@ -10,13 +10,15 @@
 // while typing at the threshold (the model's default unless --min-confidence), `would_show`
 // whether that is anything (Alt+\ shows every offered text whatever its confidence).
 // With --workspace: the other files of DIR that the editor would give the model before the
-// document (src/engine/context.ts, the same ranking), and "context":{"files","bytes","parts"}.
+// document (src/engine/context.ts, the same ranking), and "context":{"files","bytes","parts"};
+// beside them, more of DIR's files (--index-bytes, the editor's megabyte.context.indexBytes) for
+// the match models to copy from (folderCrossIndex, as the worker builds it), "indexed":{"files","bytes"}.
 // With --jobs: one such line per job, in the file's order, each with "line", "file" and "offset"
 // first; a job that fails prints {"line": n, "error": "..."} and the others go on (src/cli/jobs.ts).
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_WORKSPACE_BYTES, STOP_RULES, isStopRule, type CompleteResult } from '../engine/api';
-import { folderContext } from '../engine/context';
+import { DEFAULT_INDEX_BYTES, DEFAULT_WORKSPACE_BYTES, STOP_RULES, isStopRule, type CompleteResult } from '../engine/api';
+import { folderContext, folderCrossIndex } from '../engine/context';
 import { EngineCore } from '../engine/engine';
 import { COMMON_FLAGS, defaultModelDir, fail, flagHelp, intFlag, numberFlag, parseArgs, stringFlag, UsageError, type FlagTable, type Parsed } from './args';
 import { checkOffset, JOB_KEYS, OPTION_BOUNDS, parseJobLine, type CompleteOptions } from './jobs';
@@ -37,18 +39,24 @@ const COMPLETE_FLAGS = {
   'min-confidence': { value: 'X', help: 'show (cut to) what reaches this calibrated confidence, 0..1 (default: the model\'s threshold; 0: everything)' },
   workspace: { value: 'DIR', help: 'give the model the files of DIR that the editor would (imports, same folder and language), before the document' },
   'workspace-bytes': { value: 'B', help: `bytes of those files at most (default ${DEFAULT_WORKSPACE_BYTES})` },
+  'index-bytes': { value: 'N', help: `with --workspace: bytes of DIR's files the match models index and copy from (default ${DEFAULT_INDEX_BYTES}; 0: none)` },
   verbose: { help: 'each candidate, its confidence, what the editor would show and why it stopped, on stderr' },
 } as const satisfies FlagTable;
 
 /** Where --workspace reads from (undefined: the document alone). */
-interface Workspace { root: string; budgetBytes: number }
+interface Workspace { root: string; budgetBytes: number; indexBytes: number }
 
 /** Gives the document (synced as its path) its workspace context; what it got, for the result's JSON. */
 async function withWorkspace(engine: EngineCore, file: string, text: string, ws: Workspace | undefined): Promise<Record<string, unknown>> {
   if (!ws) return {};
   engine.setContext(file, await folderContext(file, text, ws.root, ws.budgetBytes));
+  // the match models' index, ranked for this document as the worker ranks it (its own file left out)
+  engine.setCrossIndex(await folderCrossIndex(file, text, ws.root, ws.indexBytes));
   const c = engine.contextOf(file);
-  return { context: { files: c.files, bytes: c.bytes, parts: [...c.parts].reverse().map((x) => ({ path: path.relative(ws.root, x.path), why: x.why, bytes: x.bytes })) } };
+  return {
+    context: { files: c.files, bytes: c.bytes, parts: [...c.parts].reverse().map((x) => ({ path: path.relative(ws.root, x.path), why: x.why, bytes: x.bytes })) },
+    indexed: { files: c.indexed?.files ?? 0, bytes: c.indexed?.bytes ?? 0 },
+  };
 }
 
 /** The flags as every request's options (a jobs line overrides them). */
@@ -168,7 +176,11 @@ async function main(): Promise<void> {
     threads: intFlag(p, 'threads', 0, 0, 256), executionProviders: ['cpu'],
   });
   const root = stringFlag(p, 'workspace');
-  const ws = root === undefined ? undefined : { root: path.resolve(root), budgetBytes: intFlag(p, 'workspace-bytes', DEFAULT_WORKSPACE_BYTES, 0, 1_000_000) };
+  const ws = root === undefined ? undefined : {
+    root: path.resolve(root),
+    budgetBytes: intFlag(p, 'workspace-bytes', DEFAULT_WORKSPACE_BYTES, 0, 1_000_000),
+    indexBytes: intFlag(p, 'index-bytes', DEFAULT_INDEX_BYTES, 0, 32_000_000),
+  };
   if (jobs !== undefined) {
     await runJobs(engine, jobs, options, verbose, ws);
   } else if (file !== undefined && bytes) {

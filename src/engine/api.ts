@@ -150,6 +150,8 @@ export interface CompleteResult {
   window: 'near' | 'full';
   /** Workspace context in the stream before the document: files and their bytes (0 in the near window). */
   context: { files: number; bytes: number };
+  /** Other files the match models could copy from beside the stream (the workspace index; absent: none). */
+  indexed?: { files: number; bytes: number };
 }
 
 /** One other file given to the model before a document (workspace.ts chooses them). */
@@ -169,6 +171,11 @@ export interface ContextInfo {
   bytes: number;
   /** The worker's workspace index: files listed, and whether discovery is done (absent: no workspace context). */
   index?: { files: number; done: boolean; reason?: string };
+  /**
+   * Other files the match models copy from beside the stream (the cheap models' workspace index,
+   * megabyte.context.indexBytes; the network does not read it), this document's own file left out.
+   */
+  indexed?: { files: number; bytes: number; paths: string[] };
 }
 
 export type Mixing = 'context-mixing' | 'match' | 'network';
@@ -242,12 +249,16 @@ export interface WorkspaceConfig {
   gitignore: boolean;
   /** UTF-8 bytes of other files' text given to the model before a document. */
   budgetBytes: number;
+  /** UTF-8 bytes of other files' text the match models index (crossindex.ts); 0: none. */
+  indexBytes: number;
 }
 
 /** Bytes of workspace context per document by default (megabyte.context.workspaceBytes). */
 export const DEFAULT_WORKSPACE_BYTES = 65536;
+/** megabyte.context.indexBytes' default: other files' text the match models index (crossindex.ts). */
+export const DEFAULT_INDEX_BYTES = 4_000_000;
 
-export const WORKSPACE_OFF: WorkspaceConfig = { enabled: false, roots: [], exclude: [], gitignore: true, budgetBytes: 0 };
+export const WORKSPACE_OFF: WorkspaceConfig = { enabled: false, roots: [], exclude: [], gitignore: true, budgetBytes: 0, indexBytes: 0 };
 
 /** The engine as the extension host sees it (implemented by client.ts over a worker_thread). */
 export interface Engine {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 import type { ContextInfo, ContextPart, WorkspaceConfig } from './api';
 import type { EngineCore } from './engine';
+import { CrossIndex, INDEX_MEMORY_PER_BYTE } from './crossindex';
 import { DEFAULT_RULES, WorkspaceIndex, languageOf, rankContext, readContext, type ContextEntry, type ContextOptions, type OpenDoc, type WorkspaceRules } from './workspace';
 
 /** Each other file gives the model at most its first this many bytes. */
@@ -45,6 +46,34 @@ export function contextOptions(budgetBytes: number): ContextOptions {
   return { budgetBytes, perFileBytes: Math.min(PER_FILE_BYTES, budgetBytes) };
 }
 
+/** Each other file gives the match models' index (crossindex.ts) at most this many bytes. */
+export const INDEX_PER_FILE_BYTES = 262144;
+
+export function indexOptions(indexBytes: number): ContextOptions {
+  return { budgetBytes: indexBytes, perFileBytes: Math.min(INDEX_PER_FILE_BYTES, indexBytes) };
+}
+
+/**
+ * The files of the match models' index for a document: the same ranking as its stream context
+ * (rankContext) with the index's larger budget, so the stream's files come first and the rest of
+ * the folder, then the language, follow.
+ */
+async function indexParts(current: { path: string; text: string; lang: string | undefined }, index: WorkspaceIndex,
+  open: readonly OpenDoc[], indexBytes: number, now?: number): Promise<{ path: string; text: string }[]> {
+  if (indexBytes <= 0) return [];
+  const opts = { ...indexOptions(indexBytes), now };
+  const chosen = await readContext(rankContext(current, index, open, opts), open, opts, index);
+  return chosen.map((c) => ({ path: path.resolve(c.entry.path), text: c.text }));
+}
+
+/**
+ * The most bytes of text the match models' index may hold within a memory budget: a quarter of
+ * it (the KV caches share the rest), at INDEX_MEMORY_PER_BYTE bytes per byte of text (0: no budget).
+ */
+export function indexCap(memoryBudgetBytes: number): number {
+  return memoryBudgetBytes > 0 ? Math.floor(memoryBudgetBytes / 4 / INDEX_MEMORY_PER_BYTE) : Infinity;
+}
+
 /** Index memory per file listed (workspace.ts estimates about 230 bytes). */
 const INDEX_BYTES_PER_FILE = 256;
 
@@ -66,6 +95,19 @@ const folderIndexes = new Map<string, WorkspaceIndex>();
  * in stream order, for EngineCore.setContext.
  */
 export async function folderContext(file: string, text: string, root: string, budgetBytes: number): Promise<ContextPart[]> {
+  const index = await folderListing(root);
+  const opts = contextOptions(budgetBytes);
+  const current = { path: path.resolve(file), text, lang: languageOf(file) };
+  return contextParts(await readContext(rankContext(current, index, [], opts), [], opts, index));
+}
+
+/** The CLIs' and benchmarks' match-model index for `file` (as the worker builds it; undefined: none). */
+export async function folderCrossIndex(file: string, text: string, root: string, indexBytes: number): Promise<CrossIndex | undefined> {
+  const parts = await indexParts({ path: path.resolve(file), text, lang: languageOf(file) }, await folderListing(root), [], indexBytes);
+  return parts.length ? CrossIndex.build(parts) : undefined;
+}
+
+async function folderListing(root: string): Promise<WorkspaceIndex> {
   const abs = path.resolve(root);
   let index = folderIndexes.get(abs);
   if (!index) {
@@ -73,9 +115,7 @@ export async function folderContext(file: string, text: string, root: string, bu
     await index.discover({ cancelled: false });
     folderIndexes.set(abs, index);
   }
-  const opts = contextOptions(budgetBytes);
-  const current = { path: path.resolve(file), text, lang: languageOf(file) };
-  return contextParts(await readContext(rankContext(current, index, [], opts), [], opts, index));
+  return index;
 }
 
 export class WorkspaceContext {
@@ -89,6 +129,10 @@ export class WorkspaceContext {
   /** path -> when it was last edited (ms), kept after its document closes. */
   private readonly edited = new Map<string, number>();
   private failure?: string;
+  /** The latest index rebuild (rebuildCross): an older one that finishes late is dropped. */
+  private crossSeq = 0;
+  private crossBuild: Promise<void> = Promise.resolve();
+  private memoryBudgetBytes = 0;
 
   constructor(
     /** Resolves when no request is waiting or running (discovery never delays one). */
@@ -98,13 +142,20 @@ export class WorkspaceContext {
     private readonly onIndexed: () => void,
   ) {}
 
+  /** On when there are folders and either budget (the stream's, the index's) is above 0. */
   get enabled(): boolean {
-    return this.cfg?.enabled === true && this.cfg.roots.length > 0 && this.cfg.budgetBytes > 0;
+    return this.cfg?.enabled === true && this.cfg.roots.length > 0 && (this.cfg.budgetBytes > 0 || this.indexBytes > 0);
+  }
+
+  /** The index's budget: the setting, within a quarter of the memory budget (crossindex.ts INDEX_MEMORY_PER_BYTE). */
+  get indexBytes(): number {
+    return Math.min(this.cfg?.indexBytes ?? 0, indexCap(this.memoryBudgetBytes));
   }
 
   configure(cfg: WorkspaceConfig, memoryBudgetBytes: number): void {
     this.cancel.cancelled = true;
     this.cfg = cfg;
+    this.memoryBudgetBytes = memoryBudgetBytes;
     this.index = undefined;
     this.done = false;
     this.failure = undefined;
@@ -186,7 +237,38 @@ export class WorkspaceContext {
     const chosen = await readContext(ranked, open, opts, index);
     if (!core.openDocuments().some((d) => d.uri === uri)) return false; // closed meanwhile
     this.assembled.set(uri, generation);
-    return core.setContext(uri, contextParts(chosen));
+    const changed = core.setContext(uri, contextParts(chosen));
+    this.crossBuild = this.rebuildCross(core, { path: file, text: current.text, lang: languageOf(file) }, index, open);
+    return changed;
+  }
+
+  /** Resolves when the match models' index of the latest assembly is built (or kept, or given up). */
+  crossIndexed(): Promise<void> {
+    return this.crossBuild;
+  }
+
+  /**
+   * The match models' index (crossindex.ts) for the document just assembled, in the background:
+   * rebuilt only when its files or their text changed, hashed in chunks a request pre-empts, and
+   * shared by every document (each leaves its own file out). Failures keep the old index.
+   */
+  private async rebuildCross(core: EngineCore, current: { path: string; text: string; lang: string | undefined }, index: WorkspaceIndex, open: readonly OpenDoc[]): Promise<void> {
+    const bytes = this.indexBytes;
+    const seq = ++this.crossSeq;
+    try {
+      const parts = bytes > 0 ? await indexParts(current, index, open, bytes, Date.now()) : [];
+      if (seq !== this.crossSeq || this.index !== index) return;
+      const old = core.crossIndex;
+      if (old && sameParts(old, parts)) return;
+      if (!parts.length) return core.setCrossIndex(undefined);
+      const t0 = performance.now();
+      const built = await CrossIndex.build(parts, this.idle);
+      if (seq !== this.crossSeq || this.index !== index) return;
+      core.setCrossIndex(built);
+      this.log('info', `workspace: the match models index ${built.files.length} files, ${(built.size / 1e6).toFixed(2)} MB, for ${path.basename(current.path)} (${Math.round(performance.now() - t0)} ms)`);
+    } catch (e) {
+      this.log('warn', `workspace index for the match models failed: ${(e as Error).message}`);
+    }
   }
 
   info(): ContextInfo['index'] {
@@ -197,4 +279,15 @@ export class WorkspaceContext {
   bytes(): number {
     return this.index?.bytes() ?? 0;
   }
+}
+
+/** Whether the index holds exactly these files with this text (no rebuild needed). */
+function sameParts(x: CrossIndex, parts: readonly { path: string; text: string }[]): boolean {
+  if (x.files.length !== parts.length) return false;
+  return parts.every((p, k) => {
+    const f = x.files[k];
+    if (f.path !== p.path) return false;
+    const b = Buffer.from(p.text, 'utf8');
+    return b.length === f.end - f.start && Buffer.from(x.text.buffer, x.text.byteOffset + f.start, b.length).equals(b);
+  });
 }

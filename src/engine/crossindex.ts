@@ -34,15 +34,32 @@ export interface External {
   hi: number;
 }
 
+/** The hash of the 8 bytes before a position, given as two big-endian words. */
+function mix(w0: number, w1: number): number {
+  return (Math.imul(w0, 0x9e3779b1) ^ Math.imul(w1 ^ 0x7feb352d, 0x85ebca6b)) >>> 0;
+}
+
+/** The hash of the CROSS_CONTEXT symbols before i (-1: a boundary or a sentinel among them: no lookup). */
 function hash8(get: (j: number) => number, i: number): number {
-  let h = 0x811c9dc5;
+  let w0 = 0;
+  let w1 = 0;
   for (let j = i - CROSS_CONTEXT; j < i; j++) {
     const s = get(j);
-    if (s < 0 || s > 255) return -1; // a boundary or a sentinel in the context: no lookup
-    h = Math.imul(h ^ s, 0x01000193) >>> 0;
+    if (s < 0 || s > 255) return -1;
+    w0 = (w0 << 8) | (w1 >>> 24);
+    w1 = (w1 << 8) | s;
   }
-  return h;
+  return mix(w0, w1);
 }
+
+/** Positions hashed between two pauses of CrossIndex.build (~8 ms here). */
+export const BUILD_CHUNK = 1 << 18;
+
+/**
+ * The most memory the index takes per byte of text: the text (1), its chains (4) and the hash
+ * heads (at most 2 slots of 4 bytes per position, rounded up to a power of two).
+ */
+export const INDEX_MEMORY_PER_BYTE = 13;
 
 export class CrossIndex {
   readonly text: Uint8Array;
@@ -56,8 +73,8 @@ export class CrossIndex {
     return b === 0 ? BOUNDARY : b;
   };
 
-  /** Builds the index over `parts` (NUL bytes inside a text become boundaries too). */
-  constructor(parts: readonly { path: string; text: string | Uint8Array }[]) {
+  /** The index over `parts` (NUL bytes inside a text become boundaries too); build() does it in chunks. */
+  constructor(parts: readonly { path: string; text: string | Uint8Array }[], hashed = true) {
     const bufs = parts.map((p) => (typeof p.text === 'string' ? Buffer.from(p.text, 'utf8') : p.text));
     const L = 1 + bufs.reduce((a, b) => a + b.length + 1, 0);
     this.text = new Uint8Array(L);
@@ -73,15 +90,41 @@ export class CrossIndex {
     this.mask = (1 << bits) - 1;
     this.head = new Int32Array(1 << bits).fill(-1);
     this.prev = new Int32Array(L).fill(-1);
+    if (hashed) this.hash(0, L);
+  }
+
+  /** Builds the index over `parts`, hashing in chunks with `pause()` between them (a request goes first). */
+  static async build(parts: readonly { path: string; text: string | Uint8Array }[], pause: () => Promise<void> = async () => undefined): Promise<CrossIndex> {
+    const x = new CrossIndex(parts, false);
+    for (let p = 0; p < x.text.length; p += BUILD_CHUNK) {
+      await pause();
+      x.hash(p, Math.min(x.text.length, p + BUILD_CHUNK));
+    }
+    return x;
+  }
+
+  /** Chains positions [from, to): each after the 8 bytes it is found by. */
+  private hash(from: number, to: number): void {
     const t = this.text;
-    const get = (j: number) => (t[j] === 0 ? BOUNDARY : t[j]);
-    for (let p = CROSS_CONTEXT; p < L; p++) {
-      if (t[p] === 0) continue; // nothing to predict at a boundary
-      const h = hash8(get, p);
-      if (h < 0) continue;
-      const slot = (h ^ (h >>> 15)) & this.mask;
-      this.prev[p] = this.head[slot];
-      this.head[slot] = p;
+    let w0 = 0;
+    let w1 = 0;
+    let run = 0; // bytes since the last boundary
+    for (let j = Math.max(0, from - CROSS_CONTEXT); j < from; j++) {
+      run = t[j] === 0 ? 0 : run + 1;
+      w0 = (w0 << 8) | (w1 >>> 24);
+      w1 = (w1 << 8) | t[j];
+    }
+    for (let p = from; p < to; p++) {
+      const b = t[p];
+      if (run >= CROSS_CONTEXT && b !== 0) {
+        const h = mix(w0, w1);
+        const slot = (h ^ (h >>> 15)) & this.mask;
+        this.prev[p] = this.head[slot];
+        this.head[slot] = p;
+      }
+      run = b === 0 ? 0 : run + 1;
+      w0 = (w0 << 8) | (w1 >>> 24);
+      w1 = (w1 << 8) | b;
     }
   }
 

@@ -19,7 +19,7 @@ import { checkStop, utf8Complete, type StopContext } from './stops';
 import { MatchModel, MatchRun, mixRow, mixedBits } from './match';
 import { CandidateCm, CmBlock, CmScorer, DocumentCm, MatchIn } from './cm';
 import { pathOf } from './context';
-import type { CrossIndex, External } from './crossindex';
+import type { CrossFile, CrossIndex, External } from './crossindex';
 import { Calibration, confidenceBlocks, confidenceSkew, modelDigest, present, type GenerationMixing } from './confidence';
 
 export const MAX_CONTEXT_BYTES = 1_000_000;
@@ -286,10 +286,22 @@ export class EngineCore {
     return { files: c?.parts.length ?? 0, bytes: c ? c.symbols.length - c.parts.length : 0 };
   }
 
-  /** What is in a document's stream besides itself (the extension's "Show context"). */
+  /** The files of the workspace index a document's match models copy from (its own file left out). */
+  private indexedFiles(d: Doc): CrossFile[] {
+    return this.cross?.files.filter((f) => f.path !== d.path) ?? [];
+  }
+
+  private indexedSize(d: Doc): { files: number; bytes: number } {
+    const files = this.indexedFiles(d);
+    return { files: files.length, bytes: files.reduce((a, f) => a + f.end - f.start, 0) };
+  }
+
+  /** What is in a document's stream besides itself, and what its match models index (the extension's "Show context"). */
   contextOf(uri: string): ContextInfo {
     const d = this.docs.get(uri);
-    return { parts: d?.context?.parts ?? [], ...(d ? this.contextSize(d) : { files: 0, bytes: 0 }) };
+    const info: ContextInfo = { parts: d?.context?.parts ?? [], ...(d ? this.contextSize(d) : { files: 0, bytes: 0 }) };
+    if (d && this.cross && this.matcher()) info.indexed = { ...this.indexedSize(d), paths: this.indexedFiles(d).map((f) => f.path) };
+    return info;
   }
 
   documents(): string[] {
@@ -499,6 +511,7 @@ export class EngineCore {
       mixing,
       window: prep.near ? 'near' : 'full',
       context: prep.near ? { files: 0, bytes: 0 } : this.contextSize(d),
+      ...(this.cross && this.matcher() ? { indexed: this.indexedSize(d) } : {}),
     };
   }
 

@@ -140,10 +140,12 @@ async function handle(m: ToWorker): Promise<void> {
       workspace.stale(m.uri);
       return;
     case 'stats':
-      post({ type: 'result', id: m.id, ok: true, value: { cacheBytes: core?.cacheBytes() ?? 0, indexBytes: workspace.bytes(), documents: core?.documents() ?? [], rss: process.memoryUsage().rss } });
+      post({ type: 'result', id: m.id, ok: true, value: { cacheBytes: core?.cacheBytes() ?? 0, indexBytes: workspace.bytes(), crossIndexBytes: core?.crossIndex?.bytes() ?? 0, documents: core?.documents() ?? [], rss: process.memoryUsage().rss } });
       return;
     case 'workspace':
       workspace.configure(m.config, (core?.options ?? DEFAULT_OPTIONS).memoryBudgetBytes);
+      // the match models' index belongs to the old configuration; the next assembly builds it again
+      core?.setCrossIndex(undefined);
       // the document being edited gets (or loses) its context now; the others when they are next
       // edited or asked for (re-encoding every file ever edited would keep the cores busy for long)
       if (active && core?.documents().includes(active)) toEncode.set(active, cursors.get(active) ?? 0);

@@ -112,15 +112,25 @@ async function showContext(f: Features, pick: boolean): Promise<ContextInfo | un
     detail: kb(p.bytes),
     file: p.path,
   }));
+  const indexed = info.indexed;
   if (!items.length) {
-    const why = !info.index
+    const why = indexed?.files
+      ? 'The network reads the file alone (megabyte.context.workspaceBytes); the match models copy from the files below.'
+      : !info.index
       ? 'Workspace context is off (megabyte.context.workspace, an untrusted workspace, or no local folder open): the file is read alone.'
       : !info.index.done ? `Listing the workspace's files (${info.index.files} so far)…` : 'Nothing chosen yet: the file gets its context the next time it is encoded (move the cursor or type).';
     items.push({ label: why });
   }
+  // the files the match models copy from besides (megabyte.context.indexBytes), after the stream's
+  if (indexed?.files) {
+    const inStream = new Set(info.parts.map((p) => p.path));
+    items.push({ label: `The match models also index ${indexed.files} files, ${kb(indexed.bytes)}`, kind: vscode.QuickPickItemKind.Separator });
+    for (const p of indexed.paths) items.push({ label: vscode.workspace.asRelativePath(p), description: inStream.has(p) ? 'indexed (also in the stream)' : 'indexed for the match models', file: p });
+  }
   const index = info.index ? ` · ${info.index.files} files listed${info.index.done ? '' : ' so far'}` : '';
+  const indexedTitle = indexed?.files ? ` · match models index ${indexed.files} files, ${kb(indexed.bytes)}` : '';
   const choice = await vscode.window.showQuickPick(items, {
-    title: `Context of ${name}: ${info.files} files, ${kb(info.bytes)}${index}`,
+    title: `Context of ${name}: ${info.files} files, ${kb(info.bytes)}${index}${indexedTitle}`,
     placeHolder: 'Files the model reads before this one, most relevant first; pick one to open it',
   });
   if (choice?.file) await vscode.window.showTextDocument(vscode.Uri.file(choice.file));

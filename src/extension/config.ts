@@ -89,8 +89,9 @@ export class Config {
     const c = this.workspace.getConfiguration('megabyte.context');
     const on = bool(c.get('workspace'), SETTINGS['megabyte.context.workspace'].default);
     const budgetBytes = clampSetting('megabyte.context.workspaceBytes', c.get(key('megabyte.context.workspaceBytes')));
+    const indexBytes = clampSetting('megabyte.context.indexBytes', c.get(key('megabyte.context.indexBytes')));
     const roots = folders.filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
-    if (!on || !trusted || budgetBytes === 0 || roots.length === 0) return WORKSPACE_OFF;
+    if (!on || !trusted || (budgetBytes === 0 && indexBytes === 0) || roots.length === 0) return WORKSPACE_OFF;
     const exclude = new Set<string>();
     for (const section of ['files.exclude', 'search.exclude']) {
       for (const f of folders.length ? folders : [undefined]) {
@@ -99,7 +100,7 @@ export class Config {
         if (globs && typeof globs === 'object') for (const [g, v] of Object.entries(globs)) if (v === true) exclude.add(g);
       }
     }
-    return { enabled: true, roots, exclude: [...exclude], gitignore: true, budgetBytes };
+    return { enabled: true, roots, exclude: [...exclude], gitignore: true, budgetBytes, indexBytes };
   }
 
   /** Completion settings for a document: its language's overrides apply (`"[python]": {...}`). */

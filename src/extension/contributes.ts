@@ -2,7 +2,7 @@
 // titles (commands.ts registers exactly these) and every setting's type, default and bounds
 // (config.ts reads and clamps by them). No `vscode` import, so the unit tests hold package.json
 // to this table (test/unit/contributes.test.ts).
-import { DEFAULT_OPTIONS, DEFAULT_WORKSPACE_BYTES, EXECUTION_PROVIDERS, STOP_RULES } from '../engine/api';
+import { DEFAULT_INDEX_BYTES, DEFAULT_OPTIONS, DEFAULT_WORKSPACE_BYTES, EXECUTION_PROVIDERS, STOP_RULES } from '../engine/api';
 
 /** Command ids and their titles (category "MEGABYTE" in package.json). */
 export const COMMAND_TITLES = {
@@ -44,6 +44,7 @@ export const SETTINGS = {
   'megabyte.completion.minConfidence': { type: ['number', 'null'], default: null, minimum: 0, maximum: 1 },
   'megabyte.context.workspace': { type: 'boolean', default: true },
   'megabyte.context.workspaceBytes': { type: 'integer', default: DEFAULT_WORKSPACE_BYTES, minimum: 0, maximum: 500_000 },
+  'megabyte.context.indexBytes': { type: 'integer', default: DEFAULT_INDEX_BYTES, minimum: 0, maximum: 32_000_000 },
   'megabyte.continuation.maxBytes': { type: 'integer', default: 2048, minimum: 1, maximum: 65_536 },
   'megabyte.models.default': { type: 'string', default: '' },
   'megabyte.models.folder': { type: 'string', default: '' },

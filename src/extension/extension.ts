@@ -41,7 +41,7 @@ export function activate(context: vscode.ExtensionContext): MegabyteApi {
   const documents = new DocumentSync(engine, (doc) => !config.completion(doc).excludeLanguages.includes(doc.languageId), log, () => config.encodeAhead());
   const completions = new CompletionProvider({
     engine, config, documents, log, isPaused: () => c.paused, onSettled: settle,
-    onResult: (uri, r) => c.status.setContext(uri, r.context.files, r.context.bytes, r.window === 'near'),
+    onResult: (uri, r) => c.status.setContext(uri, r.context.files, r.context.bytes, r.window === 'near', r.indexed),
   });
   const surprisal = new SurprisalView({ engine, documents, log, pushModelCleanup: (d) => c.pushModelCleanup(d), onSettled: settle });
   const continuation = new ContinuationPanel({ engine, config, documents, log, extensionUri: context.extensionUri, onSettled: settle });

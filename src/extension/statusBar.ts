@@ -11,8 +11,8 @@ export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private state: EngineState = { kind: 'idle' };
   private paused = false;
-  /** The workspace context of the last answer: which file, how many other files and bytes. */
-  private context: { name: string; files: number; bytes: number; near: boolean } | undefined;
+  /** The workspace context of the last answer: which file, how many other files and bytes, and what the match models index. */
+  private context: { name: string; files: number; bytes: number; near: boolean; indexed?: { files: number; bytes: number } } | undefined;
 
   constructor(private readonly engine: () => Pick<Engine, 'model'> | undefined) {
     this.item = vscode.window.createStatusBarItem('megabyte.status', vscode.StatusBarAlignment.Right, 100);
@@ -38,11 +38,11 @@ export class StatusBar implements vscode.Disposable {
   }
 
   /** After an answer: how much of the workspace it drew on (the hover says it). */
-  setContext(uri: string, files: number, bytes: number, near: boolean): void {
+  setContext(uri: string, files: number, bytes: number, near: boolean, indexed?: { files: number; bytes: number }): void {
     const c = this.context;
     const name = lastSegment(uri);
-    if (c && c.name === name && c.files === files && c.bytes === bytes && c.near === near) return;
-    this.context = { name, files, bytes, near };
+    if (c && c.name === name && c.files === files && c.bytes === bytes && c.near === near && c.indexed?.files === indexed?.files && c.indexed?.bytes === indexed?.bytes) return;
+    this.context = { name, files, bytes, near, indexed: indexed && { files: indexed.files, bytes: indexed.bytes } };
     this.render();
   }
 
@@ -98,12 +98,20 @@ export class StatusBar implements vscode.Disposable {
     if (!c) return '';
     if (c.near) return `\n\nThe last suggestion in ${c.name} came from the text near the cursor; its full context is still encoding.`;
     const kb = (c.bytes / 1024).toFixed(c.bytes < 10240 ? 1 : 0);
-    return c.files ? `\n\nContext of ${c.name}: **${c.files} other ${c.files === 1 ? 'file' : 'files'}** of the workspace, ${kb} KB (**MEGABYTE: Show context** lists them).` : `\n\nContext of ${c.name}: the file alone.`;
+    const stream = c.files ? `\n\nContext of ${c.name}: **${c.files} other ${c.files === 1 ? 'file' : 'files'}** of the workspace, ${kb} KB (**MEGABYTE: Show context** lists them).` : `\n\nContext of ${c.name}: the file alone.`;
+    return stream + indexLine(c.indexed);
   }
 
   dispose(): void {
     this.item.dispose();
   }
+}
+
+/** The match models' workspace index, as the hover says it (nothing when there is none). */
+export function indexLine(indexed: { files: number; bytes: number } | undefined): string {
+  if (!indexed?.files) return '';
+  const size = indexed.bytes < 1024 * 1024 ? `${(indexed.bytes / 1024).toFixed(indexed.bytes < 10240 ? 1 : 0)} KB` : `${(indexed.bytes / 1024 / 1024).toFixed(1)} MB`;
+  return `\n\nThe match models also copy from **${indexed.files} ${indexed.files === 1 ? 'file' : 'files'}**, ${size}, indexed (\`megabyte.context.indexBytes\`).`;
 }
 
 function tooltip(headline: string, model: ModelInfo | undefined, footer?: string): vscode.MarkdownString {

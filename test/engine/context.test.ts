@@ -3,12 +3,13 @@
 // suggestion before its whole prefix is encoded.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { BOS, PRE, SUF } from '../../src/engine/contract';
 import { NEVER_CANCELLED } from '../../src/engine/decoder';
-import { folderContext } from '../../src/engine/context';
+import { WorkspaceContext, folderContext, folderCrossIndex } from '../../src/engine/context';
 import { EngineCore, NEAR_FIRST_MISSING } from '../../src/engine/engine';
 import { CrossIndex } from '../../src/engine/crossindex';
 import { MODEL_DIR, longText } from './helpers';
@@ -59,6 +60,81 @@ test('with the workspace index alone (nothing in the stream), the match models c
   assert.match(r.candidates[0].text, /^ChunkedUpload/, `with the index: ${JSON.stringify(r.candidates[0].text)}`);
   assert.doesNotMatch(alone, /^ChunkedUpload/, `alone: ${JSON.stringify(alone)}`);
   await e.dispose();
+});
+
+/** util.ts with the name to complete far down, past a small stream budget: 2 KB of other code first. */
+function farUtil(): string {
+  let head = '// Helpers of the upload pipeline.\n';
+  for (let i = 0; Buffer.byteLength(head) < 2048; i++) head += `export function part${i}Size(n: number): number {\n  return n * ${i + 3} + ${i};\n}\n\n`;
+  return head + UTIL;
+}
+
+test('through WorkspaceContext, a name defined in another file beyond the stream budget is completed from the match models\' index', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'megabyte-xidx-'));
+  const e = await EngineCore.load(MODEL_DIR, { executionProviders: ['cpu'] });
+  try {
+    mkdirSync(path.join(dir, 'src'));
+    const util = path.join(dir, 'src', 'util.ts');
+    writeFileSync(util, farUtil());
+    const file = path.join(dir, 'src', 'main.ts');
+    writeFileSync(file, MAIN);
+    const uri = pathToFileURL(file).href;
+    const logs: string[] = [];
+    const ws = new WorkspaceContext(async () => undefined, (_l, m) => logs.push(m), () => undefined);
+    const cfg = { enabled: true, roots: [dir], exclude: [], gitignore: true, budgetBytes: 1024, indexBytes: 1_000_000 };
+    e.sync(uri, 1, MAIN);
+    const fill = async () => (await e.complete(ask(uri, MAIN_CURSOR))).candidates[0].text;
+
+    // the stream alone: util.ts's first 1 KB, without the name
+    ws.configure({ ...cfg, indexBytes: 0 }, 512 * 2 ** 20);
+    for (let i = 0; i < 200 && !ws.info()?.done; i++) await new Promise((r) => setTimeout(r, 10));
+    await ws.assemble(e, uri);
+    await ws.crossIndexed();
+    const streamOnly = e.contextOf(uri);
+    assert.deepEqual(streamOnly.parts.map((p) => path.basename(p.path)), ['util.ts']);
+    assert.ok(streamOnly.bytes <= 1024 && Buffer.byteLength(farUtil().slice(0, farUtil().indexOf('crc32OfChunkedUpload'))) > 1024, 'the name is past the stream\'s part of util.ts');
+    assert.equal(streamOnly.indexed, undefined, 'no index');
+    assert.equal(e.crossIndex as unknown, undefined);
+    const alone = await fill();
+    assert.doesNotMatch(alone, /^ChunkedUpload/, `the stream's 1 KB of util.ts: ${JSON.stringify(alone)}`);
+
+    // with the index: the same stream, and the whole of util.ts for the match models
+    ws.configure(cfg, 512 * 2 ** 20);
+    for (let i = 0; i < 200 && !ws.info()?.done; i++) await new Promise((r) => setTimeout(r, 10));
+    await ws.assemble(e, uri);
+    await ws.crossIndexed();
+    const info = e.contextOf(uri);
+    assert.deepEqual(info.parts, streamOnly.parts, 'the stream is unchanged');
+    assert.deepEqual(info.indexed, { files: 1, bytes: Buffer.byteLength(farUtil()), paths: [util] }, 'the index holds util.ts whole, not main.ts');
+    const r = await e.complete(ask(uri, MAIN_CURSOR));
+    assert.deepEqual(r.indexed, { files: 1, bytes: Buffer.byteLength(farUtil()) });
+    assert.match(r.candidates[0].text, /^ChunkedUpload/, `with the index: ${JSON.stringify(r.candidates[0].text)}`);
+
+    // assembled again with nothing changed: the index is kept, not rebuilt
+    const built = e.crossIndex;
+    const builds = logs.filter((m) => m.includes('the match models index')).length;
+    ws.stale(uri);
+    await ws.assemble(e, uri);
+    await ws.crossIndexed();
+    assert.equal(e.crossIndex, built, 'the same index');
+    assert.equal(logs.filter((m) => m.includes('the match models index')).length, builds, 'no rebuild logged');
+
+    // util.ts changed on disk: rebuilt with its new text
+    appendFileSync(util, 'export const crc32Seed = 7;\n');
+    await ws.filesChanged([util], []);
+    await ws.assemble(e, uri);
+    await ws.crossIndexed();
+    assert.notEqual(e.crossIndex, built, 'rebuilt');
+    assert.equal(e.contextOf(uri).indexed?.bytes, Buffer.byteLength(farUtil()) + 28);
+
+    // the CLIs' index (folderCrossIndex) is the worker's
+    const cli = await folderCrossIndex(file, MAIN, dir, 1_000_000);
+    assert.deepEqual(cli?.text, e.crossIndex?.text);
+    assert.deepEqual(cli?.files, e.crossIndex?.files);
+  } finally {
+    await e.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the context comes first in the stream, each file closed by BOS, and the fill-in-the-middle layout follows', async () => {

@@ -5,7 +5,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { contextParts, pathOf, rulesOf, WorkspaceContext } from '../../src/engine/context';
+import { contextParts, indexCap, pathOf, rulesOf, WorkspaceContext } from '../../src/engine/context';
+import { INDEX_MEMORY_PER_BYTE } from '../../src/engine/crossindex';
+import { DEFAULT_INDEX_BYTES } from '../../src/engine/api';
 import { DEFAULT_RULES, type ContextEntry } from '../../src/engine/workspace';
 
 const entry = (p: string, reason: ContextEntry['reason']): { entry: ContextEntry; text: string } => ({
@@ -45,9 +47,16 @@ test('off, or a document without a path, gets no context; a configuration is lis
     const ws = new WorkspaceContext(async () => undefined, () => undefined, () => indexed++);
     assert.equal(ws.enabled, false);
     assert.equal(ws.info(), undefined);
-    ws.configure({ enabled: true, roots: [dir], exclude: [], gitignore: true, budgetBytes: 0 }, 0);
-    assert.equal(ws.enabled, false, 'a budget of 0 is off');
-    ws.configure({ enabled: true, roots: [dir], exclude: [], gitignore: true, budgetBytes: 4096 }, 0);
+    ws.configure({ enabled: true, roots: [dir], exclude: [], gitignore: true, budgetBytes: 0, indexBytes: 0 }, 0);
+    assert.equal(ws.enabled, false, 'both budgets 0 is off');
+    ws.configure({ enabled: true, roots: [dir], exclude: [], gitignore: true, budgetBytes: 0, indexBytes: 4096 }, 0);
+    assert.equal(ws.enabled, true, 'the index alone is on');
+    assert.equal(ws.indexBytes, 4096);
+    ws.configure({ enabled: true, roots: [dir], exclude: [], gitignore: true, budgetBytes: 0, indexBytes: 32_000_000 }, 16 * 2 ** 20);
+    assert.equal(ws.indexBytes, indexCap(16 * 2 ** 20), 'the index takes at most a quarter of the memory budget');
+    assert.ok(indexCap(16 * 2 ** 20) * INDEX_MEMORY_PER_BYTE <= 4 * 2 ** 20);
+    assert.ok(indexCap(512 * 2 ** 20) >= DEFAULT_INDEX_BYTES, 'the default fits the default budget');
+    ws.configure({ enabled: true, roots: [dir], exclude: [], gitignore: true, budgetBytes: 4096, indexBytes: 0 }, 0);
     assert.equal(ws.needs('untitled:Untitled-1'), false);
     const file = pathToFileURL(path.join(dir, 'b.ts')).href;
     assert.equal(ws.needs(file), true);

@@ -89,6 +89,34 @@ test('config.ts clamps by the table', async () => {
   }
 });
 
+test('megabyte.context.indexBytes reaches the worker\'s configuration; untrusted, off or both budgets 0 is no workspace', async () => {
+  const M = Module as unknown as { _load: (req: string, ...rest: unknown[]) => unknown };
+  const load = M._load;
+  M._load = (req: string, ...rest: unknown[]) => (req === 'vscode' ? { workspace: {} } : load(req, ...rest));
+  try {
+    const { Config } = await import('../../src/extension/config');
+    const { WORKSPACE_OFF } = await import('../../src/engine/api');
+    const values: Record<string, unknown> = {};
+    const cfg = new Config({ getConfiguration: () => ({ get: (k: string) => values[k] }) } as never);
+    const folders = [{ uri: { scheme: 'file', fsPath: '/w' } }] as never;
+    assert.equal(cfg.workspaceContext(folders, true).indexBytes, SETTINGS['megabyte.context.indexBytes'].default, 'the default');
+    values.indexBytes = 1e12;
+    assert.equal(cfg.workspaceContext(folders, true).indexBytes, SETTINGS['megabyte.context.indexBytes'].maximum, 'clamped');
+    values.workspaceBytes = 0;
+    values.indexBytes = 100_000;
+    const only = cfg.workspaceContext(folders, true);
+    assert.deepEqual([only.enabled, only.budgetBytes, only.indexBytes], [true, 0, 100_000], 'the index alone, without other files in the stream');
+    assert.deepEqual(cfg.workspaceContext(folders, false), WORKSPACE_OFF, 'restricted mode: the file alone');
+    values.indexBytes = 0;
+    assert.deepEqual(cfg.workspaceContext(folders, true), WORKSPACE_OFF, 'both budgets 0');
+    values.indexBytes = 100_000;
+    values.workspace = false;
+    assert.deepEqual(cfg.workspaceContext(folders, true), WORKSPACE_OFF, 'megabyte.context.workspace off');
+  } finally {
+    M._load = load;
+  }
+});
+
 test('scripts/package.mjs stages exactly the .vscodeignore whitelist', () => {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'package.mjs'), '--list'], { encoding: 'utf8', cwd: ROOT });
   assert.equal(r.status, 0, r.stderr);

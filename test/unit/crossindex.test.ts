@@ -3,7 +3,7 @@
 // file's end, and no prediction ever depends on the byte it predicts or a later one.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { CrossIndex } from '../../src/engine/crossindex';
+import { BUILD_CHUNK, CrossIndex } from '../../src/engine/crossindex';
 import { MatchModel, MatchTrack, type MatchParams } from '../../src/engine/match';
 import { BOS } from '../../src/engine/contract';
 
@@ -125,4 +125,49 @@ test('a middle is anchored in another file when its prefix and suffix both occur
   }
   assert.equal(str(middle), 'w * h * SCALE;');
   m.release(r);
+});
+
+test('built in chunks, with pauses between them, the index is the one a single pass builds', async () => {
+  // files of random bytes with some NULs, and a long file: several chunks, boundaries inside and between them
+  let seed = 7;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) / 2 ** 24;
+  const words = ['const ', 'return ', 'function ', 'x', 'y', '(', ')', ';\n', ' = ', 'crc32', '\0'];
+  const file = (n: number) => {
+    let t = '';
+    while (t.length < n) t += words[Math.floor(rand() * words.length)];
+    return t;
+  };
+  const parts = [{ path: '/w/a.ts', text: file(3 * BUILD_CHUNK + 17) }, { path: '/w/b.ts', text: file(5000) }, { path: '/w/c.ts', text: '' }, { path: '/w/d.ts', text: file(BUILD_CHUNK) }];
+  const once = new CrossIndex(parts);
+  let pauses = 0;
+  const chunked = await CrossIndex.build(parts, async () => {
+    pauses++;
+    await new Promise((r) => setImmediate(r)); // anything may run here: a request goes first
+  });
+  assert.equal(pauses, Math.ceil(once.size / BUILD_CHUNK), 'a pause before every chunk');
+  assert.ok(pauses >= 4);
+  assert.deepEqual(chunked.files, once.files);
+  assert.deepEqual(chunked.text, once.text);
+  const chains = (x: CrossIndex) => x as unknown as { head: Int32Array; prev: Int32Array };
+  assert.deepEqual(chains(chunked).prev, chains(once).prev);
+  assert.deepEqual(chains(chunked).head, chains(once).head);
+  // and what a user gets from it: the same lookups
+  const view = chunked.view('/w/main.ts');
+  const probe = [BOS, ...sym(parts[0].text.slice(BUILD_CHUNK - 40, BUILD_CHUNK + 40).replace(/\0/g, ' '))];
+  const get = (j: number) => probe[j];
+  for (let i = 9; i < probe.length; i++) {
+    assert.deepEqual([...chunked.candidates(get, i, view, 64)], [...once.candidates(get, i, once.view('/w/main.ts'), 64)], `position ${i}`);
+  }
+});
+
+test('an index position is found only by the 8 bytes before it, never across a file boundary', () => {
+  const x = new CrossIndex([{ path: '/w/a.ts', text: 'abcdefgh' }, { path: '/w/b.ts', text: 'ijklmnopQ' }]);
+  const view = x.view(undefined);
+  const at = (s: string) => {
+    const q = [BOS, ...sym(s)];
+    return [...x.candidates((j) => q[j], q.length, view, 16)].map((p) => String.fromCharCode(x.at(p)));
+  };
+  assert.deepEqual(at('ijklmnop'), ['Q']);
+  assert.deepEqual(at('abcdefgh'), [], 'the end of a file predicts nothing');
+  assert.deepEqual(at('fghijklm'), [], 'no context spans two files');
 });
