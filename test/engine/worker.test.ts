@@ -152,3 +152,40 @@ test('while a large document encodes in the background, questions are answered a
   const bigPercents = events.slice(0, smallAt).filter((e) => e.startsWith('encoding big')).map((e) => Number(e.split(' ')[2]));
   assert.ok(smallAt > 0 && Math.max(...bigPercents) < 100, `small encoded before big was done: ${events.join(', ')}`);
 });
+
+test('in the worker, megabyte.context.indexBytes gives the match models a file beyond the stream\'s budget: the answer copies from it and says so', async () => {
+  const { mkdirSync, mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const os = await import('node:os');
+  const { pathToFileURL } = await import('node:url');
+  const { MAIN, MAIN_CURSOR, UTIL } = await import('../fixtures/crossfile');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mb-xidx-'));
+  const engine = startEngine({ workerPath, executionProviders: ['cpu'] });
+  try {
+    mkdirSync(path.join(dir, 'src'));
+    let util = '// Helpers of the upload pipeline.\n';
+    for (let i = 0; util.length < 2048; i++) util += `export function part${i}Size(n: number): number {\n  return n * ${i + 3} + ${i};\n}\n\n`;
+    util += UTIL;
+    writeFileSync(path.join(dir, 'src', 'util.ts'), util);
+    writeFileSync(path.join(dir, 'src', 'main.ts'), MAIN);
+    await engine.load(MODEL_DIR);
+    engine.configureWorkspace({ enabled: true, roots: [dir], exclude: [], gitignore: true, budgetBytes: 1024, indexBytes: 1_000_000 });
+    const uri = pathToFileURL(path.join(dir, 'src', 'main.ts')).href;
+    engine.sync(uri, 1, MAIN, MAIN_CURSOR); // the active editor: assembled and indexed in the background
+    let info = await engine.context(uri);
+    for (let i = 0; i < 300 && !info.indexed; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      info = await engine.context(uri);
+    }
+    assert.deepEqual(info.indexed, { files: 1, bytes: Buffer.byteLength(util), paths: [path.join(dir, 'src', 'util.ts')] });
+    assert.ok(info.bytes <= 1024, `the stream holds ${info.bytes} bytes of util.ts`);
+    const r = await engine.complete({ uri, version: 1, offset: MAIN_CURSOR, candidates: 1, maxBytes: 24, temperature: 0, topP: 1, stop: 'line', timeBudgetMs: 60_000 });
+    assert.deepEqual(r.indexed, { files: 1, bytes: Buffer.byteLength(util) });
+    assert.match(r.candidates[0].text, /^ChunkedUpload/, JSON.stringify(r.candidates[0].text));
+    // the setting at 0: no index (the worker drops it when configured)
+    engine.configureWorkspace({ enabled: true, roots: [dir], exclude: [], gitignore: true, budgetBytes: 1024, indexBytes: 0 });
+    assert.equal((await engine.context(uri)).indexed, undefined);
+  } finally {
+    await engine.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
