@@ -4,12 +4,11 @@
 // (EngineCore.setContext). The CLI and the cross-file benchmark use the same ranking, reading and
 // order (contextParts), so what they measure is what the editor does.
 import { stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 import type { ContextInfo, ContextPart, WorkspaceConfig } from './api';
 import type { EngineCore } from './engine';
 import { CrossIndex, INDEX_MEMORY_PER_BYTE } from './crossindex';
-import { DEFAULT_RULES, WorkspaceIndex, languageOf, rankContext, readContext, type ContextEntry, type ContextOptions, type OpenDoc, type WorkspaceRules } from './workspace';
+import { DEFAULT_RULES, WorkspaceIndex, languageOf, pathOf, rankContext, readContext, type ContextEntry, type ContextOptions, type OpenDoc, type WorkspaceRules } from './workspace';
 
 /** Each other file gives the model at most its first this many bytes. */
 export const PER_FILE_BYTES = 32768;
@@ -30,17 +29,7 @@ export function contextParts(chosen: readonly { entry: ContextEntry; text: strin
     .map(({ entry, text }) => ({ path: entry.path, text, reason: entry.reason, why: entry.why }));
 }
 
-/** A document's path on disk, from its URI (file: only; the CLIs use plain absolute paths). */
-export function pathOf(uri: string): string | undefined {
-  if (uri.startsWith('file:')) {
-    try {
-      return fileURLToPath(uri);
-    } catch {
-      return undefined;
-    }
-  }
-  return path.isAbsolute(uri) ? uri : undefined;
-}
+export { pathOf };
 
 export function contextOptions(budgetBytes: number): ContextOptions {
   return { budgetBytes, perFileBytes: Math.min(PER_FILE_BYTES, budgetBytes) };

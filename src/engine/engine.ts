@@ -18,7 +18,7 @@ import { allowed, bitsOf, nextByteRange, rng, sample } from './sampling';
 import { checkStop, utf8Complete, type StopContext } from './stops';
 import { MatchModel, MatchRun, mixRow, mixedBits } from './match';
 import { CandidateCm, CmBlock, CmScorer, DocumentCm, MatchIn } from './cm';
-import { pathOf } from './context';
+import { pathOf } from './workspace';
 import type { CrossFile, CrossIndex, External } from './crossindex';
 import { Calibration, confidenceBlocks, confidenceSkew, modelDigest, present, type GenerationMixing } from './confidence';
 

@@ -11,6 +11,7 @@
 // realpath check, so a symlink or a '../' import cannot lead out of the workspace.
 import { promises as fsp, openSync, readSync, closeSync, fstatSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import picomatch from 'picomatch';
 import ignore, { type Ignore } from 'ignore';
 
@@ -1141,4 +1142,16 @@ export async function assembleContext(
   await index.discover({ cancelled: false });
   const entries = rankContext({ ...current, lang: languageOf(current.path) }, index, open, opts);
   return readContext(entries, open, opts, index);
+}
+
+/** A document's path on disk, from its URI (file: only; the CLIs use plain absolute paths). */
+export function pathOf(uri: string): string | undefined {
+  if (uri.startsWith('file:')) {
+    try {
+      return fileURLToPath(uri);
+    } catch {
+      return undefined;
+    }
+  }
+  return path.isAbsolute(uri) ? uri : undefined;
 }
