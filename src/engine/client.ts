@@ -18,6 +18,13 @@ interface Pending {
   onProgress?: (done: number, total: number) => void;
 }
 
+/**
+ * How long dispose() waits for the worker to stop between two model runs (its 'stopped') before
+ * terminating it anyway: the running request or encode is cancelled at its next check, within one
+ * chunk of model runs (well under a second; a few on a loaded machine), or a model load ends.
+ */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
 export interface StartOptions extends Partial<EngineOptions> {
   /** Path of the bundled worker (dist/worker.js); found next to this bundle by default. */
   workerPath?: string;
@@ -43,6 +50,9 @@ export class WorkerEngine implements Engine {
   private modelDir: string | undefined;
   private workspace: WorkspaceConfig = WORKSPACE_OFF;
   private disposed = false;
+  private disposing?: Promise<void>;
+  /** Resolves the wait for the worker's 'stopped' (dispose). */
+  private onStopped?: () => void;
   model: ModelInfo | undefined;
   /** Times the worker was restarted after dying. */
   restarts = 0;
@@ -105,6 +115,9 @@ export class WorkerEngine implements Engine {
         return;
       case 'resync':
         this.resync(m.uri);
+        return;
+      case 'stopped':
+        this.onStopped?.();
         return;
     }
   }
@@ -209,11 +222,38 @@ export class WorkerEngine implements Engine {
     return this.request<ContextInfo>((id) => ({ type: 'context', id, uri }));
   }
 
-  async dispose(): Promise<void> {
-    this.disposed = true;
-    for (const p of this.pending.values()) p.reject(new EngineError('engine disposed', 'worker'));
-    this.pending.clear();
-    await this.worker.terminate();
+  /**
+   * Stops the worker: first asks it to stop between two model runs ('shutdown', answered by
+   * 'stopped' once no run is in flight and its sessions are released), then terminates it.
+   * worker.terminate() alone, while onnxruntime-node is inside a session's run() (a background
+   * encode, a completion), aborts the whole process (SIGABRT from the binding: the error it meets
+   * on the way back into the terminating thread cannot be thrown). After SHUTDOWN_GRACE_MS
+   * without an answer (a worker stuck in a run) it is terminated anyway. Idempotent.
+   */
+  dispose(): Promise<void> {
+    this.disposing ??= (async () => {
+      this.disposed = true;
+      for (const p of this.pending.values()) p.reject(new EngineError('engine disposed', 'worker'));
+      this.pending.clear();
+      const w = this.worker;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          w.off('exit', done);
+          this.onStopped = undefined;
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          this.start.log?.('warn', `the engine worker did not stop within ${SHUTDOWN_GRACE_MS} ms; terminating it`);
+          done();
+        }, SHUTDOWN_GRACE_MS);
+        this.onStopped = done;
+        w.on('exit', done);
+        w.postMessage({ type: 'shutdown' } satisfies ToWorker);
+      });
+      await w.terminate();
+    })();
+    return this.disposing;
   }
 }
 

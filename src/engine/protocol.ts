@@ -14,7 +14,9 @@ export type ToWorker =
   | { type: 'workspace'; config: WorkspaceConfig }
   | { type: 'files'; changed: string[]; deleted: string[] }
   | { type: 'context'; id: number; uri: string }
-  | { type: 'crash' };
+  | { type: 'crash' }
+  /** The client disposes the engine: stop between two model runs, release the sessions, answer 'stopped'. */
+  | { type: 'shutdown' };
 
 export type FromWorker =
   | { type: 'result'; id: number; ok: true; value: unknown; timing?: WorkerTiming }
@@ -22,7 +24,9 @@ export type FromWorker =
   | { type: 'progress'; id: number; done: number; total: number }
   | { type: 'state'; state: EngineState }
   | { type: 'resync'; uri: string }
-  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  /** After 'shutdown': no model run is in flight or will start; the worker may be terminated. */
+  | { type: 'stopped' };
 
 /** A cancellation flag the client flips and the worker reads between model runs (no message round trip needed). */
 export function cancelFlag(buf: SharedArrayBuffer): { readonly cancelled: boolean } {

@@ -18,6 +18,16 @@ let busy = false;
 /** Documents to encode in the background: uri -> cursor (UTF-16). */
 const toEncode = new Map<string, number>();
 const background = { cancelled: false };
+/**
+ * Set by the client's 'shutdown' (WorkerEngine.dispose): the running request or background encode
+ * is cancelled at its next check, nothing else starts, and once the pump is idle the sessions are
+ * released and the client told 'stopped'. Terminating the worker while onnxruntime-node is inside
+ * a session's run() aborts the whole process (the binding's error on the way back into a
+ * terminating thread cannot be thrown: std::terminate, SIGABRT), so the client waits for this.
+ */
+let stopping = false;
+/** Resolvers waiting for the pump to stop (shutdown). */
+let pumpStopped: (() => void)[] = [];
 /** What the worker is doing, for the timing of a request that arrives meanwhile. */
 let doing: WorkerTiming['behind'] = 'idle';
 /** Completion requests received and not yet started: id -> when and behind what they arrived. */
@@ -165,7 +175,8 @@ async function handle(m: ToWorker): Promise<void> {
     case 'complete':
     case 'score': {
       if (!core) return fail(m.id, new EngineError('no model loaded', 'model'));
-      const cancel = cancelFlag(m.cancel);
+      const flag = cancelFlag(m.cancel);
+      const cancel = { get cancelled() { return stopping || flag.cancelled; } };
       const fallbacksBefore = core.rt.fallbacks.length;
       const progress = (done: number, total: number) => post({ type: 'progress', id: m.id, done, total });
       const arrival = m.type === 'complete' ? arrivals.get(m.id) : undefined;
@@ -204,6 +215,7 @@ async function pump(): Promise<void> {
   busy = true;
   try {
     for (;;) {
+      if (stopping) break;
       const m = queue.shift();
       if (m) {
         await handle(m);
@@ -242,8 +254,26 @@ async function pump(): Promise<void> {
     }
   } finally {
     busy = false;
+    const w = pumpStopped;
+    pumpStopped = [];
+    for (const r of w) r();
     wakeIdle();
   }
+}
+
+/** The client's 'shutdown': no model run is in flight or will start once this posts 'stopped'. */
+async function shutdown(): Promise<void> {
+  stopping = true;
+  background.cancelled = true;
+  queue.length = 0;
+  if (busy) await new Promise<void>((resolve) => pumpStopped.push(resolve));
+  try {
+    await core?.rt.release();
+  } catch (e) {
+    post({ type: 'log', level: 'warn', message: `releasing the model at shutdown failed: ${(e as Error).message}` });
+  }
+  core = undefined;
+  post({ type: 'stopped' });
 }
 
 /**
@@ -258,6 +288,11 @@ function answerNow(m: ToWorker): boolean {
 }
 
 port.on('message', (m: ToWorker) => {
+  if (m.type === 'shutdown') {
+    if (!stopping) void shutdown();
+    return;
+  }
+  if (stopping) return;
   if (answerNow(m)) {
     void handle(m).then(pump);
     return;

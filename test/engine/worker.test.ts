@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { startEngine } from '../../src/engine/client';
+import { SHUTDOWN_GRACE_MS, startEngine } from '../../src/engine/client';
 import { longText, MODEL_DIR, ROOT } from './helpers';
 
 const workerPath = path.join(ROOT, 'dist', 'worker.js');
@@ -187,5 +187,34 @@ test('in the worker, megabyte.context.indexBytes gives the match models a file b
   } finally {
     await engine.dispose();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('disposing the engine while a document encodes in the background stops the worker between two model runs, without aborting the process', async () => {
+  // worker.terminate() while onnxruntime-node is inside a session's run() makes the binding's
+  // error on the way back to JavaScript unthrowable: std::terminate, SIGABRT of the whole process
+  // (the extension host, when the window closes during an encode). Each round disposes at
+  // another moment of an encode; without the worker's graceful stop about one in three aborts.
+  const big = longText(200_000);
+  for (let round = 0; round < 6; round++) {
+    const logged: string[] = [];
+    const engine = startEngine({ workerPath, executionProviders: ['cpu'], log: (level, message) => logged.push(`${level}: ${message}`) });
+    await engine.load(MODEL_DIR);
+    const encoding = new Promise<void>((resolve) => {
+      const w = engine.onState((s) => {
+        if (s.kind === 'encoding' && s.uri === 'big' && s.percent >= 1) {
+          w.dispose();
+          resolve();
+        }
+      });
+    });
+    engine.sync('big', 1, big, big.length);
+    await encoding;
+    await new Promise((r) => setTimeout(r, round * 9));
+    const t0 = Date.now();
+    await engine.dispose();
+    // the worker answered 'stopped' (no run in flight) before it was terminated
+    assert.ok(Date.now() - t0 < SHUTDOWN_GRACE_MS, `dispose took ${Date.now() - t0} ms`);
+    assert.deepEqual(logged.filter((l) => /did not stop/.test(l)), []);
   }
 });
