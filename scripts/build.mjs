@@ -21,6 +21,7 @@ const entries = {
   'bench/calibrate': 'src/bench/calibrate.ts',
   'bench/precision': 'src/bench/precision.ts',
   'bench/curve': 'src/bench/curve.ts',
+  'bench/cmab': 'src/bench/cmab.ts',
   'test/extension/index': 'test/extension/index.ts',
 };
 for (const f of list('test/unit', /\.test\.ts$/)) entries[`test/unit/${path.basename(f, '.ts')}`] = f;

@@ -6,7 +6,7 @@
 A deterministic sample of whole training files (every package in turn, as match_fit.py samples
 them) is scored by the network from BOS; the CM layer's online part runs over the same streams
 (it learns inside each file, as it does in the engine) and gives p_cm for every bit; its small
-adaptive tables (match maps, count maps, the mixers' weights, the first APM) carry from file to
+adaptive tables (match maps, the mixers' weights, the first APM, the bit-history maps) carry from file to
 file, and where the last file leaves them is the manifest's `priors`, where every document starts
 (a short document has no time to learn that a long match is right);
 the final mixer's weights, per set (bit position x p_cm's confidence x match state), are the logistic regression

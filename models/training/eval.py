@@ -166,7 +166,7 @@ def language(name: str) -> str:
 
 
 ABLATIONS = {"order 0": "order0", "orders 1-2": "order1,order2", "orders 3-4": "order3,order4", "order 6": "order6",
-             "words": "word,word2", "column and indentation": "column,indent", "sparse": "sparse23,sparse24",
+             "words": "word,word2", "column and indentation": "column,indent", "sparse": "sparse23,sparse24", "brackets and quote": "bracket",
              "match model (min 4, the anchor)": "match", "long match model (min 12)": "match_long",
              "the network (CM alone)": "network"}
 

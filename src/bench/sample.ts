@@ -51,14 +51,14 @@ export interface HeldoutFile {
   text: string;
 }
 
-interface IdxRecord {
+export interface IdxRecord {
   package: string;
   path: string;
   offset: number;
   length: number;
 }
 
-function readIdx(corpus: string): { idx: IdxRecord[]; raw: Buffer } | undefined {
+export function readIdx(corpus: string): { idx: IdxRecord[]; raw: Buffer } | undefined {
   const idxFile = path.join(corpus, 'heldout.idx');
   const binFile = path.join(corpus, 'heldout.bin');
   if (!existsSync(idxFile) || !existsSync(binFile)) return undefined;

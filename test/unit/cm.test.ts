@@ -37,6 +37,22 @@ test('squash and stretch are inverse to within the table\'s step, and bounded', 
   assert.ok(squash(-2047) >= 1 && squash(2047) <= 4095);
 });
 
+test('the reader tracks the open brackets and quote outside strings, and a sentinel resets them', () => {
+  const c = new CmContext([]);
+  for (const b of Buffer.from('f(a, [x, "([')) c.push(b);
+  assert.equal(c.brk, (1 << 2) | 2);
+  assert.equal(c.q, 34);
+  for (const b of Buffer.from('\\"')) c.push(b);
+  assert.equal(c.q, 34, 'an escaped quote does not close the string');
+  for (const b of Buffer.from('"])')) c.push(b);
+  assert.equal(c.brk, 0);
+  assert.equal(c.q, 0);
+  c.push(40);
+  c.push(256);
+  assert.equal(c.brk, 0, 'a sentinel resets them');
+  assert.equal(c.clone().brk, c.brk);
+});
+
 test('a malformed context_mixing block is an error naming the field', () => {
   assert.equal(cmBlockError(BLOCK), undefined);
   assert.match(cmBlockError(null)!, /context_mixing must be an object/);
@@ -168,7 +184,7 @@ test('DocumentCm: a request\'s tail is undone, so the shared state is what learn
   fresh.extend(s, 2000);
   const snap = (d: DocumentCm) => {
     const h = createHash('sha256');
-    for (const a of [...d.state.t, d.state.w, d.state.w2, d.state.sm2, d.state.apm1, d.state.apm2, ...d.state.sm]) h.update(Buffer.from(a.buffer, a.byteOffset, a.byteLength));
+    for (const a of [...d.state.t, ...d.state.ts, d.state.w, d.state.w2, d.state.ss, d.state.apm1, d.state.apm2, ...d.state.sm]) h.update(Buffer.from(a.buffer, a.byteOffset, a.byteLength));
     return h.digest('hex');
   };
   const d = new DocumentCm(BLOCK, s.length, MATCH, LONG);

@@ -12,19 +12,23 @@ A byte is 8 binary decisions, most significant bit first; `c0` is the partial by
 in units of 1/256, by table. The parts, predicting bit j of the byte at position i of the stream
 from the stream before i:
 
-- 12 hashed context models, each a table of (16-bit probability, count, check byte) slots found by
-  hashing the context with c0: orders 0, 1, 2, 3, 4, 6; the current identifier; the identifier
-  and the one before it; the byte above (same column, previous line) with the last byte; the
-  indentation depth with the last two bytes; two sparse contexts (bytes 2-3 back; bytes 2 and 4
-  back). A slot's probability moves towards each bit by 1/(n + 1.5) (n its count, capped at
-  `limit`); its input to the mixer is stretch(p).
+- 13 hashed context models, each a table of (16-bit probability, count, check byte) slots, and a
+  parallel table of 8-bit bit histories, found by hashing the context with c0: orders 0, 1, 2, 3,
+  4, 6; the current identifier; the identifier and the one before it; the byte above (same
+  column, previous line) with the last byte; the indentation depth with the last two bytes; two
+  sparse contexts (bytes 2-3 back; bytes 2 and 4 back); the innermost 4 open brackets and the open
+  quote (outside strings) with the last byte. A slot's probability moves towards each bit by
+  1/(n + 1.5) (n its count, capped at `limit`); its input to the mixer is stretch(p).
 - 2 match models (megabyte/match.py): the network's match model (min 4 symbols, with its suffix
   anchor at the cursor) and a longer one (min 12). Where the predicted byte agrees with the bits
   so far, the input is stretch of an adaptive probability indexed by (length bucket, expected bit,
   anchored), else 0.
-- Each context model gives a second input: an adaptive map from its slot's (count, probability
-  bucket) to a probability (how far a slot seen n times with that p is to be trusted).
-- Two logistic mixers over those 26 inputs, the 2 match inputs and a bias, learning online
+- Each context model gives a second input: its slot's bit history (a state of NEX: the counts of
+  zeros and ones it saw, bounded, recent bits weighing more, and the last bit), mapped to a
+  probability by an adaptive state map per context model (lpaq/paq8's StateMap; it learns at
+  1/(n + 1.5) up to SS_LIMIT). It replaced a map of the slot's (count, probability bucket), which
+  did less (models/training/README.md, the A/B table).
+- Two logistic mixers over those 26 context inputs, the 2 match inputs and a bias, learning online
   (`lr`): one with its weight set chosen by the match state and c0, one by how many of orders
   1-6 are confident and the bit position; their outputs averaged in the stretch domain; then two
   APMs (contexts c0, and c0 with the last two bytes), averaged with that: p_cm.
@@ -40,7 +44,8 @@ Sentinels (BOS, SUF, PRE, EOM) are not bytes: the network gives their probabilit
 P(byte b) = (1 - P_net(sentinels)) * prod of the bits' final probabilities. Where the match
 model's suffix anchor predicts EOM (the copied middle is complete), the linear rule of the match
 model stays: P(EOM) = lam + (1 - lam) P_net(EOM), bytes scaled by (1 - lam). At a sentinel the
-contexts reset (it enters the history as byte 0; the word, the column and the line above restart).
+contexts reset (it enters the history as byte 0; the word, the column, the line above, the
+brackets and the quote restart).
 
 Everything reads the stream before the position (predict, then update), so it is causal.
 """
@@ -56,13 +61,13 @@ from . import match
 from .symbols import EOM
 
 M32 = 0xFFFFFFFF
-N_CTX = 12
+N_CTX = 13
 N_MATCH = 2
-N_INPUTS = 2 * N_CTX + N_MATCH + 1  # per context stretch(p) and its (count, p) map; matches; bias
+N_INPUTS = 2 * N_CTX + N_MATCH + 1  # per context stretch(p) and its bit history's map; matches; bias
 MO = 2 * N_CTX  # where the match inputs start
-SM2 = 16 * 64   # a context's (count, p) map
+SS_LIMIT = 255  # a state map entry's count cap
 CTX_NAMES = ["order0", "order1", "order2", "order3", "order4", "order6", "word", "word2",
-             "column", "indent", "sparse23", "sparse24"]
+             "column", "indent", "sparse23", "sparse24", "bracket"]
 INPUT_NAMES = CTX_NAMES + ["match", "match_long"]
 MIXER_SELECT = 4 * 256  # match state (none, <16, <32, longer) x c0
 MIXER2_SELECT = 6 * 8   # confident orders (0..5) x bit position
@@ -113,6 +118,50 @@ STRETCH = _stretch_table()
 SQUASH = [squash(d) for d in range(-2047, 2048)]  # SQUASH[d + 2047]
 RATE = [int(65536 / (n + 1.5)) for n in range(256)]
 
+# Bit histories: a slot's 8-bit state stands for (n0, n1, last bit), the counts of zeros and ones it
+# saw, bounded: a run (one count 0) up to 40, else the larger count up to HIST_CAP[smaller count];
+# on a bit the opposite count above 2 loses half its excess (recent bits weigh more). The states
+# are numbered in breadth-first order from (0, 0) (src/engine/cm.ts builds the same table).
+HIST_CAP = [40, 12, 6, 4, 4]
+
+
+def _hist_next(n0: int, n1: int, y: int) -> tuple[int, int, int]:
+    if y:
+        n1 += 1
+        if n0 > 2:
+            n0 = 2 + (n0 - 2) // 2
+    else:
+        n0 += 1
+        if n1 > 2:
+            n1 = 2 + (n1 - 2) // 2
+    cap = HIST_CAP[min(4, min(n0, n1))]
+    n0, n1 = min(n0, cap), min(n1, cap)
+    return n0, n1, (y if n0 and n1 else 0)
+
+
+def _hist_table() -> tuple[list[int], list[tuple[int, int, int]]]:
+    states = [(0, 0, 0)]
+    num = {states[0]: 0}
+    nex: list[int] = []
+    k = 0
+    while k < len(states):
+        n0, n1, _ = states[k]
+        for y in (0, 1):
+            t = _hist_next(n0, n1, y)
+            if t not in num:
+                num[t] = len(states)
+                states.append(t)
+            nex.append(num[t])
+        k += 1
+    assert len(states) <= 256
+    return nex, states
+
+
+NEX, HIST_STATES = _hist_table()  # NEX[2 * state + y]: the next state
+N_STATES = len(HIST_STATES)
+# a state map entry: 16-bit probability << 8 | count; it starts at (n1 + 1/2) / (n0 + n1 + 1)
+SS_INIT = [((2 * n1 + 1) * 65536 // (2 * (n0 + n1) + 2)) << 8 for n0, n1, _ in HIST_STATES] + [32768 << 8] * (256 - N_STATES)
+
 
 def h2(a: int, b: int) -> int:
     """A 32-bit hash of two 32-bit words (src/engine/cm.ts h2)."""
@@ -158,8 +207,8 @@ def net_bit_stretch(probs: np.ndarray, stream) -> np.ndarray:
     return out
 
 
-PRIOR_SIZES = {"sm": N_MATCH * 64, "sm2": N_CTX * SM2, "w": MIXER_SELECT * N_INPUTS, "w2": MIXER2_SELECT * N_INPUTS,
-               "apm1": 256 * 33}
+PRIOR_SIZES = {"sm": N_MATCH * 64, "w": MIXER_SELECT * N_INPUTS, "w2": MIXER2_SELECT * N_INPUTS,
+               "apm1": 256 * 33, "ss": N_CTX * 256}
 
 
 def encode_table(v) -> str:
@@ -190,11 +239,12 @@ class CM:
         self.tp = [array("H", [32768]) * size for _ in range(N_CTX)]
         self.tn = [array("B", [0]) * size for _ in range(N_CTX)]
         self.tc = [array("B", [0]) * size for _ in range(N_CTX)]
+        self.ts = [array("B", [0]) * size for _ in range(N_CTX)]  # each slot's bit history
+        self.ss = SS_INIT * N_CTX  # per context, the map from a bit history to a probability
         self.sm = [[32768] * 64 for _ in range(N_MATCH)]
         iw = self.p.get("weights")
         self.w = [list(iw) if iw else [self.p["init_weight"]] * N_INPUTS for _ in range(MIXER_SELECT)]
         self.w2 = [[self.p["init_weight"]] * N_INPUTS for _ in range(MIXER2_SELECT)]
-        self.sm2 = [(k % 64) * 1024 + 512 for k in range(N_CTX * SM2)]
         self.apm1 = [(squash((k - 16) * 128) * 16) for _ in range(256) for k in range(33)]
         pri = (params or {}).get("priors")
         if pri:  # the small adaptive tables as training left them (cm_fit.py): a document starts from them
@@ -202,8 +252,8 @@ class CM:
             self.sm = [t["sm"][q * 64:(q + 1) * 64] for q in range(N_MATCH)]
             self.w = [t["w"][k * N_INPUTS:(k + 1) * N_INPUTS] for k in range(MIXER_SELECT)]
             self.w2 = [t["w2"][k * N_INPUTS:(k + 1) * N_INPUTS] for k in range(MIXER2_SELECT)]
-            self.sm2 = t["sm2"]
             self.apm1 = t["apm1"]
+            self.ss = t["ss"]
         self.apm2 = array("i", [squash((k - 16) * 128) * 16 for k in range(33)]) * (1 << APM2_BITS)
         self.off = [name in disable for name in INPUT_NAMES]
         # byte-boundary context
@@ -213,16 +263,18 @@ class CM:
         self.prev_line = -1
         self.indent = 0
         self.in_indent = True
+        self.brk = 0  # the innermost 8 open brackets, 2 bits each (outside strings)
+        self.q = 0    # the open quote (", ', `), 0 outside strings
         self.hist: list[int] = []
         self.h = [0] * N_CTX
         self._contexts()
 
     def priors(self) -> dict[str, str]:
-        """The small adaptive tables (match maps, (count, p) maps, both mixers, the first APM) as
+        """The small adaptive tables (match maps, both mixers, the first APM, the bit-history maps) as
         the manifest's `priors` stores them."""
-        return {"sm": encode_table([x for q in self.sm for x in q]), "sm2": encode_table(self.sm2),
+        return {"sm": encode_table([x for q in self.sm for x in q]),
                 "w": encode_table([x for r in self.w for x in r]), "w2": encode_table([x for r in self.w2 for x in r]),
-                "apm1": encode_table(self.apm1)}
+                "apm1": encode_table(self.apm1), "ss": encode_table(self.ss)}
 
     def _contexts(self) -> None:
         c4, c8 = self.c4, self.c8
@@ -234,7 +286,8 @@ class CM:
         v = [h2(0, 0), h2(1, c4 & 0xFF), h2(2, c4 & 0xFFFF), h2(3, c4 & 0xFFFFFF), h2(4, c4),
              h2(h2(5, c4), c8 & 0xFFFF), h2(6, self.w0), h2(h2(7, self.w0), self.w1),
              h2(h2(8, above), c4 & 0xFF), h2(h2(9, self.indent), c4 & 0xFFFF),
-             h2(10, c4 & 0xFFFF00), h2(11, c4 & 0xFF00FF00)]
+             h2(10, c4 & 0xFFFF00), h2(11, c4 & 0xFF00FF00),
+             h2(h2(12, (self.brk & 0xFF) | (self.q << 8)), c4 & 0xFF)]
         self.h = v
 
     def push(self, sym: int) -> None:
@@ -246,12 +299,24 @@ class CM:
         self.c4 = ((self.c4 << 8) | b) & M32
         if sym >= 256:
             self.w0 = self.w1 = 0
+            self.brk = self.q = 0
             self.line, self.prev_line, self.indent, self.in_indent = n + 1, -1, 0, True
         else:
             if is_word(b):
                 self.w0 = h2(self.w0, b)
             elif self.w0:
                 self.w1, self.w0 = self.w0, 0
+            if self.q:
+                if b == self.q and (self.c4 >> 8) & 0xFF != 92:
+                    self.q = 0
+                elif b == 10 and self.q != 96:
+                    self.q = 0
+            elif b in (34, 39, 96):
+                self.q = b
+            elif b in (40, 91, 123):
+                self.brk = ((self.brk << 2) | (1 if b == 40 else 2 if b == 91 else 3)) & 0xFFFF
+            elif b in (41, 93, 125):
+                self.brk >>= 2
             if b == 10:
                 self.prev_line, self.line, self.indent, self.in_indent = self.line, n + 1, 0, True
             elif self.in_indent and b in (9, 32):
@@ -294,21 +359,20 @@ class CM:
             # by hashing the context with the bits before the nibble
             key = 1 if j < 4 else c0 >> (j - 4)
             nib = c0 if j < 4 else (c0 & ((1 << (j - 4)) - 1)) | (1 << (j - 4))
-            idx2 = [0] * N_CTX
+            idx3 = [0] * N_CTX
             for i in range(N_CTX):
                 s = h2(hh[i], key)
                 k = ((s >> shift) & ~15) | nib
                 chk = s & 0xFF
                 hit = self.tc[i][k] == chk
                 pp = self.tp[i][k] if hit else 32768
-                nn = self.tn[i][k] if hit else 0
-                k2 = i * SM2 + min(nn, 15) * 64 + (pp >> 10)
+                k3 = i * 256 + (self.ts[i][k] if hit else 0)
                 idx[i] = k
                 chks[i] = chk
-                idx2[i] = k2
+                idx3[i] = k3
                 if not off[i]:
                     x[i] = STRETCH[pp >> 4]
-                    x[N_CTX + i] = STRETCH[self.sm2[k2] >> 4]
+                    x[N_CTX + i] = STRETCH[self.ss[k3] >> 12]
             mctx = [-1] * N_MATCH
             for q in range(N_MATCH):
                 ps, ln, an = m[q]
@@ -354,9 +418,9 @@ class CM:
                 pf = 1 if pf < 1 else 4095 if pf > 4095 else pf
             probs.append(pf)
             total -= math.log2((pf if y else 4096 - pf) / 4096)
-            scratch.append((y, x, idx, chks, idx2, mctx, w, w2, p1, p2, i1 + (wt >> 6), i2 + (wt >> 6)))
+            scratch.append((y, x, idx, chks, idx3, mctx, w, w2, p1, p2, i1 + (wt >> 6), i2 + (wt >> 6)))
             c0 = (c0 << 1) | y
-        for y, x, idx, chks, idx2, mctx, w, w2, p1, p2, j1, j2 in scratch:
+        for y, x, idx, chks, idx3, mctx, w, w2, p1, p2, j1, j2 in scratch:
             err = ((y << 12) - p1) * lr
             err2 = ((y << 12) - p2) * lr
             for i in range(N_INPUTS):
@@ -369,16 +433,22 @@ class CM:
                 k = idx[i]
                 tp = self.tp[i]
                 tn = self.tn[i]
+                ts = self.ts[i]
                 if self.tc[i][k] != chks[i]:
                     self.tc[i][k] = chks[i]
                     tp[k] = 32768
                     tn[k] = 0
+                    ts[k] = 0
                 nn = tn[k]
                 tp[k] += (((y << 16) - tp[k]) * RATE[nn]) >> 16
                 if nn < lim:
                     tn[k] = nn + 1
-                k2 = idx2[i]
-                self.sm2[k2] += ((y << 16) - self.sm2[k2]) >> mrate
+                ts[k] = NEX[2 * ts[k] + y]
+                k3 = idx3[i]
+                v = self.ss[k3]
+                sp, sn = v >> 8, v & 255
+                sp += (((y << 16) - sp) * RATE[sn]) >> 16
+                self.ss[k3] = (sp << 8) | (sn + 1 if sn < SS_LIMIT else sn)
             for q in range(N_MATCH):
                 c = mctx[q]
                 if c >= 0:

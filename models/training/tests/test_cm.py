@@ -38,6 +38,41 @@ def test_the_cm_learns_a_repeated_text_and_never_reads_ahead():
         assert (p2[i, :first_bit + 1] == probs[i, :first_bit + 1]).all()
 
 
+def test_bit_histories_count_bounded_and_favour_recent_bits():
+    st = cm.HIST_STATES
+    assert len(st) == cm.N_STATES <= 256 and len(cm.NEX) == 2 * cm.N_STATES and st[0] == (0, 0, 0)
+    assert all(0 <= t < cm.N_STATES for t in cm.NEX)
+
+    def run(bits, s=0):
+        for y in bits:
+            s = cm.NEX[2 * s + y]
+        return st[s]
+    assert run([1] * 3) == (0, 3, 0) and run([1] * 100) == (0, 40, 0), "a run counts up to 40"
+    assert run([0] * 10 + [1]) == (6, 1, 1), "the opposite count above 2 loses half its excess"
+    assert run([0, 1, 0]) == (2, 1, 0) and run([1, 0, 1]) == (1, 2, 1), "the last bit is kept"
+    for n0, n1, _ in st:
+        assert max(n0, n1) <= cm.HIST_CAP[min(4, n0, n1)]
+    # the state map starts at (n1 + 1/2) / (n0 + n1 + 1)
+    k = st.index((0, 3, 0))
+    assert cm.SS_INIT[k] >> 8 == 7 * 65536 // 8
+
+
+def test_brackets_and_quotes_are_tracked_outside_strings():
+    c = cm.CM(100)
+    for b in b'f(a, [x, "(["'[:12]:
+        c.push(b)
+    assert c.brk == (1 << 2) | 2 and c.q == 34, (c.brk, c.q)
+    for b in b'\\"':
+        c.push(b)
+    assert c.q == 34, "an escaped quote does not close the string"
+    for b in b'"])':
+        c.push(b)
+    assert c.brk == 0 and c.q == 0
+    c.push(ord("("))
+    c.push(256)
+    assert c.brk == 0, "a sentinel resets the context"
+
+
 def test_priors_round_trip_and_start_the_next_document():
     s = [BOS] + list(TEXT)
     end: list = []
