@@ -8,15 +8,23 @@
 #    layer), write the parity fixture;
 # 3. re-fit the three confidence calibrations (one per generation rule) and measure them.
 # Figures go to .cache/ship/*.json; the manifest's evaluation is the 300 KB sample's (as before).
+#   bash models/training/ship.sh --refit CHECKPOINT [CORPUS]
+# re-fits and re-measures what is fitted to the bundled network (step 2 without the export, and 3)
+# after a change of the mixing code (match model, context-mixing layer): CHECKPOINT is the bundled
+# network's own (models/mb-small works); no gate, the graphs and the segment records untouched.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-CK=${1:?usage: ship.sh CHECKPOINT [CORPUS]}
+REFIT=0
+if [ "${1:-}" = --refit ]; then REFIT=1; shift; fi
+CK=${1:?usage: ship.sh [--refit] CHECKPOINT [CORPUS]}
 CORPUS=${2:-.cache/corpus-v2}
 OUT=.cache/ship
 mkdir -p "$OUT"
 py() { node scripts/python.mjs "$@"; }
 step() { echo "=== $(date -u +%H:%M:%S) $*"; }
+node scripts/build.mjs --quiet  # eval.py --cm scores through the built engine (dist/)
 
+if [ "$REFIT" = 0 ]; then
 step "gate: network alone on the 1.29 MB held-out sample, bundled vs $CK"
 # (the bundled network's figure is kept while its weights are unchanged)
 SUM=$(cat models/mb-small/*.onnx | sha256sum | cut -c1-16)
@@ -35,6 +43,9 @@ step "export"
 cp models/mb-small/manifest.json "$OUT/manifest-before.json"
 py models/training/export.py --checkpoint "$CK" --out models/mb-small --name mb-small \
   --description "$(node -p 'require("./models/mb-small/manifest.json").description')" --corpus "$CORPUS"
+else
+  cp models/mb-small/manifest.json "$OUT/manifest-before.json"
+fi
 step "match model weights"
 py models/training/match_fit.py --checkpoint "$CK" --corpus "$CORPUS" --max-bytes 1500000 \
   --manifest models/mb-small/manifest.json
