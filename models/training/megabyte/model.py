@@ -150,6 +150,16 @@ PRESETS: dict[str, ModelConfig] = {
 }
 
 
+def _carried(cfg: ModelConfig, state: dict) -> dict:
+    """A fresh state dict of `cfg` (its usual initialisation) with every weight of `state` carried
+    over: the start of a function-preserving change (grow, add_ngram), whose new weights are the rest."""
+    out = Megabyte(cfg).state_dict()
+    for k, v in state.items():
+        assert tuple(out[k].shape) == tuple(v.shape), f"{k}: {tuple(v.shape)} vs {tuple(out[k].shape)}"
+        out[k] = v
+    return out
+
+
 def grow(cfg: ModelConfig, state: dict, level: int, layers: int) -> tuple[ModelConfig, dict]:
     """Function-preserving depth growth (train.py --grow): `layers` new blocks appended to `level`,
     their attention-out and MLP-out projections zero, so the grown model computes exactly what the
@@ -158,11 +168,7 @@ def grow(cfg: ModelConfig, state: dict, level: int, layers: int) -> tuple[ModelC
     assert 0 <= level < len(cfg.levels) and layers > 0, "--grow LEVEL:LAYERS with a level of the model"
     grown = copy.deepcopy(cfg)
     grown.levels[level].layers += layers
-    fresh = Megabyte(grown)
-    out = fresh.state_dict()
-    for k, v in state.items():
-        assert tuple(out[k].shape) == tuple(v.shape), f"{k}: {tuple(v.shape)} vs {tuple(out[k].shape)}"
-        out[k] = v
+    out = _carried(grown, state)
     first = cfg.levels[level].layers
     for i in range(first, first + layers):
         for name in ("attn.o.weight", "fc2.weight", "fc2.bias"):
@@ -179,11 +185,7 @@ def add_ngram(cfg: ModelConfig, state: dict, orders: list[int]) -> tuple[ModelCo
     new = copy.deepcopy(cfg)
     new.ngram_orders = list(orders)
     new.validate()
-    fresh = Megabyte(new)
-    out = fresh.state_dict()
-    for k, v in state.items():
-        assert tuple(out[k].shape) == tuple(v.shape), f"{k}: {tuple(v.shape)} vs {tuple(out[k].shape)}"
-        out[k] = v
+    out = _carried(new, state)
     for k in out:
         if ".ngram." in k:
             out[k] = torch.zeros_like(out[k])
