@@ -13,9 +13,10 @@
 // before cm_fit.py has run). --speed FILE: only that file, timed.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { CmScorer, type CmBlock } from '../engine/cm';
+import { longMatchModel, type CmBlock } from '../engine/cm';
+import { cmScorer, type Mixing } from '../engine/engine';
 import { MatchModel, type MatchParams } from '../engine/match';
-import { readIdx, type IdxRecord } from './sample';
+import { heldoutSample, readIdx, type IdxRecord } from './sample';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -33,10 +34,8 @@ for (const a of args) {
   const [k, v] = a.slice(4).split('=');
   (block.params as unknown as Record<string, number>)[k] = Number(v);
 }
-const mp = man.match_model as MatchParams;
-const match = new MatchModel(mp);
-const { anchor: _a, anchor_bounds: _b, anchor_lambda: _l, ...plain } = mp;
-const long = new MatchModel({ ...plain, min_len: block.params.long_min_len });
+const match = new MatchModel(man.match_model as MatchParams);
+const mixing: Mixing = { block, match, long: longMatchModel(match, block) };
 
 function cmAlone(docs: Buffer[]): { documents: number; bytes: number; bpb: number; seconds: number } {
   let bits = 0;
@@ -46,13 +45,9 @@ function cmAlone(docs: Buffer[]): { documents: number; bytes: number; bpb: numbe
     const stream = new Uint16Array(d.length + 1);
     stream[0] = 256; // BOS
     stream.set(d, 1);
-    const views = [match, long].map((m) => {
-      const out = { pred: new Int32Array(stream.length), len: new Int32Array(stream.length) };
-      m.release(m.scan(stream, out));
-      return out;
-    });
-    const sc = new CmScorer(stream, block, (i) => ({ symbol: views[0].pred[i], len: views[0].len[i], anchored: false }),
-      (i) => ({ symbol: views[1].pred[i], len: views[1].len[i], anchored: false }));
+    const view = { pred: new Int32Array(stream.length), len: new Int32Array(stream.length) };
+    match.release(match.scan(stream, view));
+    const sc = cmScorer(stream, mixing, view);
     for (let i = 0; i < stream.length; i++) bits += sc.step(i);
     bytes += d.length;
   }
@@ -93,25 +88,8 @@ const codeB = ['zod', 'tmux', 'attrs'].filter((p) => byPkg.has(p)).map((p) => {
   }
   return Buffer.concat(parts);
 });
-// eval.py heldout_files(corpus, 300000)
-const all = new Map<string, IdxRecord[]>();
-for (const r of h.idx) {
-  if (r.length > 1 << 20) continue;
-  if (!all.has(r.package)) all.set(r.package, []);
-  all.get(r.package)!.push(r);
-}
-const evalA: Buffer[] = [];
-let total = 0;
-for (let i = 0; total < 300000 && [...all.values()].some((v) => v.length); i++) {
-  for (const p of [...all.keys()].sort()) {
-    const recs = all.get(p)!;
-    if (!recs.length) continue;
-    const r = recs.splice((i * 7919) % recs.length, 1)[0];
-    evalA.push(data(r));
-    total += r.length;
-    if (total >= 300000) break;
-  }
-}
+// eval.py heldout_files(corpus, 300000): the same files (none of them is dropped as not UTF-8)
+const evalA = heldoutSample(corpus, 300000)!.files.map((f) => f.bytes);
 console.log(JSON.stringify({
   'code (a)': cmAlone(codeA.map(data)), 'code (b)': cmAlone(codeB), 'eval sample (a)': cmAlone(evalA),
   priors: !!block.priors, params: block.params,

@@ -119,7 +119,7 @@ async function main(): Promise<void> {
  * One span filled at its cursor, with and without the text after it (`context`: the workspace's
  * parts first; `cross`: the match models' index of the workspace, none without it).
  */
-async function fillSpan(engine: EngineCore, s: Span, uri: string, candidates: number, context?: ContextPart[], cross?: CrossIndex): Promise<{ want: string; got: Record<string, string>; any: Record<string, boolean>; ended: boolean }> {
+async function fillSpan(engine: EngineCore, s: Span, uri: string, candidates: number, context?: ContextPart[], cross?: CrossIndex): Promise<{ want: string; got: Record<string, string>; any: Record<string, boolean>; ended: boolean; indexed?: { files: number; bytes: number } }> {
   const want = s.text.slice(s.start, s.end);
   const doc = s.text.slice(0, s.start) + s.text.slice(s.end);
   engine.sync(uri, 1, doc);
@@ -130,12 +130,16 @@ async function fillSpan(engine: EngineCore, s: Span, uri: string, candidates: nu
   const got: Record<string, string> = {};
   const any: Record<string, boolean> = {};
   let ended = false;
+  let indexed: { files: number; bytes: number } | undefined;
   for (const useSuffix of [true, false]) {
     const r = await engine.complete({
       uri, version: 1, offset: s.start, candidates, maxBytes: Buffer.byteLength(want) + 64, temperature: 0, topP: 1,
       stop: s.kind === 'line' ? 'line' : 'budget', timeBudgetMs: 60_000, useSuffix,
     });
-    if (useSuffix) ended = r.candidates[0].stoppedBy === 'eom' || r.candidates[0].stoppedBy === 'suffix';
+    if (useSuffix) {
+      ended = r.candidates[0].stoppedBy === 'eom' || r.candidates[0].stoppedBy === 'suffix';
+      indexed = r.indexed; // the index's files this document's match models read (its own file left out)
+    }
     // Without the suffix nothing says where the middle ends: compare the same number of lines.
     // With it, the model must end the middle itself (EOM): compared whole.
     const texts = r.candidates.map((c) => (s.kind === 'lines' && !useSuffix ? c.text.split('\n').slice(0, want.split('\n').length).join('\n') : c.text));
@@ -143,7 +147,7 @@ async function fillSpan(engine: EngineCore, s: Span, uri: string, candidates: nu
     any[String(useSuffix)] = texts.some((x) => x.trimEnd() === want.trimEnd());
   }
   engine.close(uri);
-  return { want, got, any, ended };
+  return { want, got, any, ended, indexed };
 }
 
 /** Exact match, similarity and ends per span kind, as the last line reports them. */
@@ -238,11 +242,10 @@ async function crossFile(engine: EngineCore, corpus: string, spans: Span[], cand
       const cross = await folderCrossIndex(file, doc, path.join(root, s.pkg), budget.index);
       contextFiles += context.length;
       contextBytes += context.reduce((a, c) => a + Buffer.byteLength(c.text), 0);
-      const indexed = cross?.files.filter((f) => f.path !== path.resolve(file)) ?? [];
-      indexFiles += indexed.length;
-      indexBytes += indexed.reduce((a, f) => a + f.end - f.start, 0);
       const alone = await fillSpan(engine, s, file, candidates);
       const withWs = await fillSpan(engine, s, file, candidates, context, cross);
+      indexFiles += withWs.indexed?.files ?? 0;
+      indexBytes += withWs.indexed?.bytes ?? 0;
       tallies.alone.add(s.kind, alone);
       tallies.workspace.add(s.kind, withWs);
       if (crossName) {
@@ -250,7 +253,7 @@ async function crossFile(engine: EngineCore, corpus: string, spans: Span[], cand
         tallies.crossAlone.add(s.kind, alone);
         tallies.crossWorkspace.add(s.kind, withWs);
       }
-      if (verbose) console.error(JSON.stringify({ i, file: s.file, cross: crossName, indexed: indexed.length, context: context.map((c) => path.relative(root, c.path)), want, alone: alone.got.true, workspace: withWs.got.true }));
+      if (verbose) console.error(JSON.stringify({ i, file: s.file, cross: crossName, indexed: withWs.indexed?.files ?? 0, context: context.map((c) => path.relative(root, c.path)), want, alone: alone.got.true, workspace: withWs.got.true }));
     }
   } finally {
     rmSync(root, { recursive: true, force: true });

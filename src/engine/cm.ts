@@ -10,8 +10,8 @@
 // only read the tables: each has its own CmContext (last bytes, hashes) and never learns from its
 // own text.
 import { EOM, VOCAB_SIZE } from './contract';
-import type { MatchModel, MatchRun } from './match';
-import { MatchTrack } from './match';
+import type { MatchRun } from './match';
+import { MatchModel, MatchTrack } from './match';
 import type { External } from './crossindex';
 
 export const CM_CONTEXTS = ['order0', 'order1', 'order2', 'order3', 'order4', 'order6', 'word', 'word2',
@@ -76,6 +76,15 @@ const PARAM_RANGES: Record<keyof CmParams, [number, number]> = {
   limit: [1, 255], lr: [0, 64], init_weight: [-(1 << 20), 1 << 20], match_rate: [1, 15], apm_rate: [1, 15],
   min_table_bits: [8, 24], max_table_bits: [8, 24], long_min_len: [1, 32],
 };
+
+/**
+ * The layer's second match model: the first one's parameters without its suffix anchor, with the
+ * block's longer minimum length (long_min_len).
+ */
+export function longMatchModel(match: MatchModel, block: CmBlock): MatchModel {
+  const { anchor: _a, anchor_bounds: _b, anchor_lambda: _l, ...plain } = match.params;
+  return new MatchModel({ ...plain, min_len: block.params.long_min_len });
+}
 
 /** Checks a manifest's context_mixing block; returns why it is unusable (naming the field), or undefined. */
 export function cmBlockError(p: unknown): string | undefined {

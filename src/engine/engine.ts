@@ -17,7 +17,7 @@ import { KVCache, ModelRuntime, RuntimeOptions, prevUnits } from './runtime';
 import { allowed, bitsOf, nextByteRange, rng, sample } from './sampling';
 import { checkStop, utf8Complete, type StopContext } from './stops';
 import { MatchModel, MatchRun, mixRow, mixedBits } from './match';
-import { CandidateCm, CmBlock, CmScorer, DocumentCm, MatchIn } from './cm';
+import { CandidateCm, CmBlock, CmScorer, DocumentCm, longMatchModel, MatchIn } from './cm';
 import { pathOf } from './workspace';
 import type { CrossFile, CrossIndex, External } from './crossindex';
 import { Calibration, confidenceBlocks, confidenceSkew, modelDigest, present, type GenerationMixing } from './confidence';
@@ -176,8 +176,7 @@ export class EngineCore {
     const match = this.matcher();
     if (!b || !match || !this.contextMixing) return undefined;
     if (this.longFor !== b) {
-      const { anchor: _a, anchor_bounds: _b, anchor_lambda: _l, ...plain } = match.params;
-      this.longMatch = new MatchModel({ ...plain, min_len: b.params.long_min_len });
+      this.longMatch = longMatchModel(match, b);
       this.longFor = b;
     }
     return { block: b, match, long: this.longMatch! };
@@ -286,21 +285,24 @@ export class EngineCore {
     return { files: c?.parts.length ?? 0, bytes: c ? c.symbols.length - c.parts.length : 0 };
   }
 
-  /** The files of the workspace index a document's match models copy from (its own file left out). */
-  private indexedFiles(d: Doc): CrossFile[] {
-    return this.cross?.files.filter((f) => f.path !== d.path) ?? [];
-  }
-
-  private indexedSize(d: Doc): { files: number; bytes: number } {
-    const files = this.indexedFiles(d);
-    return { files: files.length, bytes: files.reduce((a, f) => a + f.end - f.start, 0) };
+  /**
+   * The files of the workspace index a document's match models copy from (its own file left out),
+   * and their bytes (and paths, for Show context); undefined when there is no index or no match
+   * model to read it.
+   */
+  private indexed(d: Doc, withPaths = false): { files: number; bytes: number; paths?: string[] } | undefined {
+    if (!this.cross || !this.matcher()) return undefined;
+    const files: CrossFile[] = this.cross.files.filter((f) => f.path !== d.path);
+    const size = { files: files.length, bytes: files.reduce((a, f) => a + f.end - f.start, 0) };
+    return withPaths ? { ...size, paths: files.map((f) => f.path) } : size;
   }
 
   /** What is in a document's stream besides itself, and what its match models index (the extension's "Show context"). */
   contextOf(uri: string): ContextInfo {
     const d = this.docs.get(uri);
     const info: ContextInfo = { parts: d?.context?.parts ?? [], ...(d ? this.contextSize(d) : { files: 0, bytes: 0 }) };
-    if (d && this.cross && this.matcher()) info.indexed = { ...this.indexedSize(d), paths: this.indexedFiles(d).map((f) => f.path) };
+    const indexed = d && this.indexed(d, true);
+    if (indexed) info.indexed = { ...indexed, paths: indexed.paths ?? [] };
     return info;
   }
 
@@ -502,6 +504,7 @@ export class EngineCore {
     const tEnd = now();
     const mixing = mixers.cm ? 'context-mixing' : mixers.runs ? 'match' : 'network';
     const { candidates, confidence } = this.presentCandidates(d, req, assembleCandidates(g), mixing);
+    const indexed = this.indexed(d);
     return {
       candidates,
       confidence,
@@ -511,7 +514,7 @@ export class EngineCore {
       mixing,
       window: prep.near ? 'near' : 'full',
       context: prep.near ? { files: 0, bytes: 0 } : this.contextSize(d),
-      ...(this.cross && this.matcher() ? { indexed: this.indexedSize(d) } : {}),
+      ...(indexed ? { indexed } : {}),
     };
   }
 
