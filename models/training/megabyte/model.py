@@ -96,13 +96,15 @@ class ModelConfig:
             assert lv.dim % lv.heads == 0 and lv.heads % lv.kv_heads == 0
             assert lv.head_dim % 2 == 0
         assert self.mlp in MLPS, f"mlp must be one of {MLPS}"
-        assert all(n in (2, 3) for n in self.ngram_orders), "ngram_orders: 2 and/or 3"
+        assert all(2 <= n <= NGRAM_MAX_ORDER for n in self.ngram_orders), f"ngram_orders: each 2..{NGRAM_MAX_ORDER}"
+        assert len(set(self.ngram_orders)) == len(self.ngram_orders), "ngram_orders: each order once"
         assert self.ngram_buckets > 0
 
 
 MLPS = ("gelu", "relu2")
 RECIPE_FIELDS = ("qk_norm", "mlp", "zero_init", "ngram_orders", "ngram_buckets")
 NGRAM_BASE = 263  # hash(s_{i-n+1} .. s_i) = (sum_k s_{i-k} * NGRAM_BASE^k) mod ngram_buckets (export.py builds the same)
+NGRAM_MAX_ORDER = 6  # the hash of a longer n-gram would overflow int64 (PAD * 263^6 ~ 8.5e16 < 9.2e18)
 QK_NORM_EPS = 1e-6
 
 
@@ -178,16 +180,18 @@ def grow(cfg: ModelConfig, state: dict, level: int, layers: int) -> tuple[ModelC
 
 def add_ngram(cfg: ModelConfig, state: dict, orders: list[int]) -> tuple[ModelConfig, dict]:
     """Function-preserving hashed n-gram input embeddings (train.py --add-ngram): tables for
-    `orders` added to a model that has none, all zero, so the model computes exactly what it did
-    and each table learns from its first step (an embedding's rows get the gradient of the input
-    they are added to). Returns (new config, new state dict)."""
-    assert not cfg.ngram_orders, "--add-ngram: the model already has n-gram embeddings"
+    `orders` appended to the model's own (if any; theirs are carried over), all zero, so the model
+    computes exactly what it did and each new table learns from its first step (an embedding's rows
+    get the gradient of the input they are added to). Returns (new config, new state dict)."""
+    again = sorted(set(orders) & set(cfg.ngram_orders))
+    assert not again, f"--add-ngram: the model already has n-gram embeddings of order {again}"
     new = copy.deepcopy(cfg)
-    new.ngram_orders = list(orders)
+    new.ngram_orders = list(cfg.ngram_orders) + list(orders)
     new.validate()
     out = _carried(new, state)
+    first = len(cfg.ngram_orders)
     for k in out:
-        if ".ngram." in k:
+        if ".ngram." in k and int(k.split(".ngram.")[1].split(".")[0]) >= first:
             out[k] = torch.zeros_like(out[k])
     return new, out
 

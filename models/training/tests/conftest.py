@@ -12,9 +12,9 @@ torch.set_num_threads(2)
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):
     """Random-weight tiny MEGABYTE (3 levels) and plain models, exported to ONNX; mb-test-modern
-    is mb-test with every recipe option (QK-norm, ReLU^2, zero-init, hashed 2- and 3-gram
-    embeddings), its weights then perturbed so no parameter is left at its initial value (zero
-    projections, unit gains) and the export has to carry each one."""
+    is mb-test with every recipe option (QK-norm, ReLU^2, zero-init, hashed n-gram embeddings of
+    orders 2, 3 and 6, the longest hash), its weights then perturbed so no parameter is left at its
+    initial value (zero projections, unit gains) and the export has to carry each one."""
     import copy
     import dataclasses
     from megabyte.model import Megabyte, PRESETS
@@ -24,7 +24,7 @@ def tiny_models(tmp_path_factory):
         torch.manual_seed(0)
         if name == "mb-test-modern":
             cfg = dataclasses.replace(copy.deepcopy(PRESETS["mb-test"]), qk_norm=True, mlp="relu2", zero_init=True,
-                                      ngram_orders=[2, 3], ngram_buckets=97)
+                                      ngram_orders=[2, 3, 6], ngram_buckets=97)
             m = Megabyte(cfg).eval()
             with torch.no_grad():
                 for p in m.parameters():

@@ -204,3 +204,14 @@ def test_added_ngram_embeddings_change_nothing_at_first_and_then_learn():
         assert all(t.weight.grad.abs().sum() > 0 for t in lvl.ngram), "each table learns from its first step"
     with pytest.raises(AssertionError):
         add_ngram(cfg, state, [2])
+    # more orders onto a model that has some: its own tables carried over, the new ones zero
+    trained = {k: v + 0.01 if ".ngram." in k else v for k, v in state.items()}
+    more_cfg, more_state = add_ngram(cfg, trained, [4, 6])
+    assert more_cfg.ngram_orders == [2, 3, 4, 6]
+    before, after = Megabyte(cfg).eval(), Megabyte(more_cfg).eval()
+    before.load_state_dict(trained)
+    after.load_state_dict(more_state)
+    with torch.no_grad():
+        assert torch.allclose(before(x), after(x), atol=1e-6), "old tables kept, new ones add nothing"
+    with pytest.raises(AssertionError):
+        add_ngram(cfg, state, [7])  # its hash would overflow int64
