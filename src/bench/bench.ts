@@ -514,10 +514,27 @@ async function generate(core: EngineCore, t: Typed, candidates: number, budgetMs
   };
 }
 
+/** Measured generation requests per candidate count, after one unmeasured first call. */
+const GENERATION_RUNS = 3;
+
+/**
+ * The steady rate a user gets once a document has served a request: the median of
+ * GENERATION_RUNS requests after a first one, which is reported on its own (first_call: the
+ * first 256-byte request after short ones also pays V8's compilation of the paths it is the first
+ * to take). The baseline, whose one request runs for its whole time budget, is measured once.
+ */
+async function generateSteady(core: EngineCore, t: Typed, candidates: number) {
+  const first = await generate(core, t, candidates, 60_000);
+  const runs = [];
+  for (let i = 0; i < GENERATION_RUNS; i++) runs.push(await generate(core, t, candidates, 60_000));
+  runs.sort((a, b) => a.bytes_per_s - b.bytes_per_s);
+  return { ...runs[runs.length >> 1], runs: GENERATION_RUNS, range_bytes_per_s: [runs[0].bytes_per_s, runs[runs.length - 1].bytes_per_s], first_call_bytes_per_s: first.bytes_per_s };
+}
+
 async function measureGeneration(cfg: Config, mb: EngineCore, plain: EngineCore, mbTyped: Typed, plainTyped: Typed, baselineWeights: string): Promise<void> {
   for (const k of [1, 4]) {
     log(`generation: ${k} candidate(s)`);
-    const m = await generate(mb, mbTyped, k, 60_000);
+    const m = await generateSteady(mb, mbTyped, k);
     const b = await generate(plain, plainTyped, k, cfg.baselineGenBudgetMs);
     emit({
       measure: 'generation', candidates: k, doc_bytes: cfg.baselineDoc, megabyte: m, baseline: b,
