@@ -57,7 +57,7 @@ type Remembered = ShownSuggestion & { partial: boolean; offered: readonly string
 export interface CompletionDeps {
   engine: Pick<Engine, 'complete' | 'model'>;
   config: Pick<Config, 'completion'>;
-  documents: Pick<DocumentSync, 'ensure'>;
+  documents: Pick<DocumentSync, 'ensure' | 'changedAt'>;
   log: vscode.LogOutputChannel;
   isPaused(): boolean;
   /** Called when a request reached the engine and finished, successfully or not. */
@@ -126,7 +126,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
     const explicit = !automatic && !(retrigger && retrigger.uri === uri && retrigger.version === document.version && retrigger.offset === offset
       && Date.now() - retrigger.at < RETRIGGER_MS);
     // Every call counts for the typing's pace, also those served from memory.
-    const adaptiveWait = automatic ? this.debounce.next(Date.now(), cfg.debounceMs) : 0;
+    const adaptiveWait = automatic ? this.debounce.next(Date.now(), cfg.debounceMs, this.deps.documents.changedAt(uri)) : 0;
     // An explicit ask (Alt+\, or cycling) at an early first line wants every candidate: ask in full.
     const along = !automatic && this.shown?.partial ? undefined : this.typedAlong(document, position, uri, offset, explicit);
     if (along) return done(this.offer(document, position, context, along, this.shown?.partial ?? false, explicit), 'along');

@@ -44,6 +44,8 @@ export class DocumentSync implements vscode.Disposable {
   /** The line of the cursor the engine was last told of, per document. */
   private readonly cursorLine = new Map<string, number>();
   private moveTimer: NodeJS.Timeout | undefined;
+  /** uri → when its text last changed (Date.now()): the key a completion request follows. */
+  private readonly changes = new Map<string, number>();
   readonly stats: SyncStats = { full: 0, fullChars: 0, edits: 0 };
   private readonly subscriptions: vscode.Disposable[];
 
@@ -106,6 +108,11 @@ export class DocumentSync implements vscode.Disposable {
     }
   }
 
+  /** When the document's text last changed in this session (Date.now()), if it did. */
+  changedAt(uri: string): number | undefined {
+    return this.changes.get(uri);
+  }
+
   /** Makes sure the engine holds `doc` at its current version; false when it can't be synced. */
   ensure(doc: vscode.TextDocument): boolean {
     const uri = doc.uri.toString();
@@ -128,6 +135,7 @@ export class DocumentSync implements vscode.Disposable {
   private changed(e: vscode.TextDocumentChangeEvent): void {
     const doc = e.document;
     const uri = doc.uri.toString();
+    if (e.contentChanges.length) this.changes.set(uri, Date.now());
     const held = this.versions.get(uri);
     // Only single-change events travel as edits: the order of several (multi-cursor) is not
     // guaranteed (contentChanges is one array shared by every extension's listener, and some
@@ -175,6 +183,7 @@ export class DocumentSync implements vscode.Disposable {
   private close(doc: vscode.TextDocument): void {
     const uri = doc.uri.toString();
     this.cursorLine.delete(uri);
+    this.changes.delete(uri);
     if (!this.versions.delete(uri)) return;
     try {
       this.engine.close(uri);

@@ -38,9 +38,29 @@ import {
 } from './server.mjs';
 
 const MODEL_READY = /MEGABYTE \S+ · (CPU|CUDA|WebGPU)/;
-const CORPUS = path.join(ROOT, '.cache', 'corpus', 'src');
-const TS_FILE = path.join(CORPUS, 'npm-zod', 'package', 'src', 'v4', 'classic', 'from-json-schema.ts');
-const BIG_SOURCE = path.join(CORPUS, 'npm-typescript', 'package', 'lib', '_tsc.js');
+/** Two held-out files (packages no network trained on): the same files in corpus v1 and v2. */
+const TS_FILE = ['zod', 'src/v4/classic/from-json-schema.ts'];
+const BIG_SOURCE = ['typescript', 'lib/_tsc.js'];
+
+/**
+ * A file of an npm package of the corpus: corpus v1 kept the sources unpacked
+ * (.cache/corpus/src/npm-<pkg>/package/), corpus v2 keeps the tarballs
+ * (.cache/corpus-v2/dl/npm/<pkg>-<version>.tgz), from which the file is unpacked once.
+ */
+function corpusFile([pkg, rel]) {
+  const v1 = path.join(ROOT, '.cache', 'corpus', 'src', `npm-${pkg}`, 'package', rel);
+  if (fs.existsSync(v1)) return v1;
+  const dl = path.join(ROOT, '.cache', 'corpus-v2', 'dl', 'npm');
+  const tgz = fs.existsSync(dl) && fs.readdirSync(dl).find((f) => f.startsWith(`${pkg}-`) && /^\d/.test(f.slice(pkg.length + 1)) && f.endsWith('.tgz'));
+  if (!tgz) throw new Error(`${pkg}/${rel} missing: neither corpus v1 (${v1}) nor corpus v2's ${dl}/${pkg}-*.tgz is here (models/training/corpus.py)`);
+  const dir = path.join(ROOT, '.cache', 'latency-src', tgz.replace(/\.tgz$/, ''));
+  const file = path.join(dir, 'package', rel);
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(dir, { recursive: true });
+    execSync(`tar -xzf ${JSON.stringify(path.join(dl, tgz))} -C ${JSON.stringify(dir)} ${JSON.stringify(`package/${rel}`)}`);
+  }
+  return file;
+}
 const BIG_BYTES = 1_000_000;
 const KEY_MS = [80, 150];
 const t0 = Date.now();
@@ -436,16 +456,17 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const vs = setupVscode();
   if (!fs.existsSync(path.join(ROOT, 'dist', 'extension.js'))) throw new Error('dist/extension.js missing: node scripts/build.mjs');
-  for (const f of [TS_FILE, BIG_SOURCE]) if (!fs.existsSync(f)) throw new Error(`${f} missing: the held-out corpus (.cache/corpus, models/training/corpus.py)`);
+  const tsFile = corpusFile(TS_FILE);
+  const bigSource = opts.quick ? undefined : corpusFile(BIG_SOURCE);
   const loadStart = machineLoad();
   out({ type: 'load', ...loadStart });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'megabyte-latency-'));
   const workspace = path.join(tmp, 'workspace');
   fs.mkdirSync(workspace, { recursive: true });
-  const files = [{ source: TS_FILE, path: path.join(workspace, path.basename(TS_FILE)), places: opts.places ?? (opts.quick ? 6 : 18),
+  const files = [{ source: tsFile, path: path.join(workspace, path.basename(tsFile)), places: opts.places ?? (opts.quick ? 6 : 18),
     order: 'random', ghostWaitMs: 10_000 }];
   if (!opts.quick) {
-    const src = fs.readFileSync(BIG_SOURCE);
+    const src = fs.readFileSync(bigSource);
     const cut = src.lastIndexOf(10, BIG_BYTES) + 1;
     fs.writeFileSync(path.join(tmp, 'tsc-1mb.js'), src.subarray(0, cut));
     files.push({ source: path.join(tmp, 'tsc-1mb.js'), path: path.join(workspace, 'tsc-1mb.js'), places: opts.places ?? 12, order: 'down-up', ghostWaitMs: 15_000,

@@ -36,3 +36,13 @@ test('a setting above half the pause stretches the pause to twice the setting', 
   assert.equal(d.next(900, 500), 450, 'a 900 ms gap is a burst when the setting is 500 ms');
   assert.equal(d.next(1900, 500), 0, 'a 1000 ms gap is a pause');
 });
+
+test('the wait counts from the key: VS Code\'s own delay before the call is part of it', () => {
+  const d = new AdaptiveDebounce();
+  d.next(80, 150, 0);
+  assert.equal(d.next(200, 150, 120), 0, 'gap 120 -> wait 60, and 80 ms have passed since the key');
+  assert.equal(d.next(250, 150, 240), 50, 'gaps [120, 120]: 60 - 10 ms since the key');
+  assert.equal(d.next(260, 150, 240), 40, 'a second call for the same key: the gap is not counted again');
+  assert.equal(d.next(900, 150, 240), 0, 'a call long after the key (the cursor moved) waits for nothing');
+  assert.equal(d.next(1400, 150, 1300), 0, 'a key after a pause still asks at once');
+});
