@@ -85,6 +85,8 @@ export class EngineCore {
   private longFor?: object;
   private cal?: Calibration;
   private calFor?: object;
+  private readonly digests = new Map<GenerationMixing, string>();
+  private digestsFor?: object;
   options: EngineOptions;
   /** Whether the manifest's context-mixing layer is used (false: the match model alone, for comparisons). */
   contextMixing = true;
@@ -149,7 +151,7 @@ export class EngineCore {
     if (!blocks.length) return { reason: 'the model has no confidence calibration (manifest.json confidence): every candidate is shown' };
     const usable = blocks.filter((b) => !confidenceSkew(b));
     if (!usable.length) return { reason: `${confidenceSkew(blocks[0])}: not used, every candidate is shown; re-fit it with npm run calibrate` };
-    const digest = modelDigest(this.rt.manifest, mode);
+    const digest = this.digest(mode);
     const b = usable.find((x) => x.fitted_on === digest);
     if (!b) {
       return { reason: `no confidence calibration was fitted on this model as it generates now (${mode}, digest ${digest}; the manifest's: ${usable.map((x) => x.fitted_on).join(', ')}): every candidate is shown; re-fit with npm run calibrate` };
@@ -159,6 +161,18 @@ export class EngineCore {
       this.calFor = b;
     }
     return { cal: this.cal };
+  }
+
+  /** modelDigest of the loaded manifest, once per manifest and mode (a sha256 over its JSON: ~1 ms, every request asked for it). */
+  private digest(mode: GenerationMixing): string {
+    const m = this.rt.manifest;
+    if (this.digestsFor !== m) {
+      this.digests.clear();
+      this.digestsFor = m;
+    }
+    let d = this.digests.get(mode);
+    if (d === undefined) this.digests.set(mode, (d = modelDigest(m, mode)));
+    return d;
   }
 
   /** The match model to mix in: the manifest's, unless the option turns it off. */
