@@ -155,8 +155,8 @@ def main(argv=None) -> dict:
                     help="with --init-from: append LAYERS blocks to level LEVEL, their output projections zero "
                          "(the grown model starts as the old one: megabyte.model.grow)")
     ap.add_argument("--add-ngram", default=None, metavar="ORDERS",
-                    help="with --init-from: add hashed n-gram input embeddings of these orders (e.g. 2,3) to a model "
-                         "without them, all zero (the model starts as the old one: megabyte.model.add_ngram)")
+                    help="with --init-from: add hashed n-gram input embeddings of these orders (e.g. 2,3) beside the "
+                         "model's own, all zero (the model starts as the old one: megabyte.model.add_ngram)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args(argv)
     for k, v in RECIPES[args.recipe].items():
