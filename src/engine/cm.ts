@@ -907,6 +907,12 @@ export class DocumentCm {
    * shared part, and returns the readers at its end: the CM context and both match runs.
    */
   at(stream: ArrayLike<number>): { ctx: CmContext; match: MatchRun; long: MatchRun } {
+    this.learnTail(stream);
+    return { ctx: this.tail!.clone(stream), match: this.m4.run(stream), long: this.m12.run(stream) };
+  }
+
+  /** at() without the readers: the encode ahead learns a request's tail before the request. */
+  learnTail(stream: ArrayLike<number>): void {
     if (!this.tail) {
       this.state.begin();
       this.m4.begin();
@@ -919,7 +925,6 @@ export class DocumentCm {
     const n = stream.length;
     if (this.m4.done === n) this.m4.step(stream, n);
     if (this.m12.done === n) this.m12.step(stream, n);
-    return { ctx: this.tail.clone(stream), match: this.m4.run(stream), long: this.m12.run(stream) };
   }
 }
 

@@ -29,7 +29,6 @@ export function contextParts(chosen: readonly { entry: ContextEntry; text: strin
     .map(({ entry, text }) => ({ path: entry.path, text, reason: entry.reason, why: entry.why }));
 }
 
-export { pathOf };
 
 export function contextOptions(budgetBytes: number): ContextOptions {
   return { budgetBytes, perFileBytes: Math.min(PER_FILE_BYTES, budgetBytes) };

@@ -465,7 +465,7 @@ export class EngineCore {
       // and the stream's tail (the text after the cursor and the near prefix: 2-3 K symbols,
       // journaled), which a request at this cursor, or typed on from it, then keeps: it learns only
       // what is new instead of the whole tail (~40 ms of each request after a move, 2026-12-08)
-      if (!cancel.cancelled) d.cm.at(stream);
+      if (!cancel.cancelled) d.cm.learnTail(stream);
     }
     this.enforceBudget(d);
   }
